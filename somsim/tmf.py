@@ -98,10 +98,9 @@ def order_href(base_url, order_id):
 def new_order(payload, base_url, now=None):
     """Build the stored, acknowledged ServiceOrder from a validated create body."""
     now = now or utc_now()
-    order = {key: value for key, value in payload.items() if key not in SERVER_OWNED}
     order_id = str(uuid.uuid4())
-    order["id"] = order_id
-    order["href"] = order_href(base_url, order_id)
+    order = {"id": order_id, "href": order_href(base_url, order_id)}
+    order.update((key, value) for key, value in payload.items() if key not in SERVER_OWNED)
     order["state"] = "acknowledged"
     order["orderDate"] = now
     order.setdefault("@type", "ServiceOrder")
