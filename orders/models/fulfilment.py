@@ -1,4 +1,4 @@
-"""Fulfilment: the decomposition plan, the TMF641 service orders sent to SOM, inbound events, billing.
+r"""Fulfilment: the decomposition plan, the TMF641 service orders sent to SOM, inbound events, billing.
 
 Service order item (one CFS to build for one or more product order items; COM's plan)::
 

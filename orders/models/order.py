@@ -1,4 +1,4 @@
-"""Product orders and their items: the TMF622 state machines, the business event log, check results.
+r"""Product orders and their items: the TMF622 state machines, the business event log, check results.
 
 Product order (TMF622 ``ProductOrderStateType``)::
 

@@ -1,0 +1,132 @@
+"""Domain -> TMF622 JSON (outbound half of the anti-corruption layer).
+
+``product_order`` renders a ProductOrder as TMF622 v4 ``ProductOrder``; the same function serves the API
+responses and the event payloads, so a listener sees exactly what ``GET`` returns.
+"""
+from django.urls import reverse
+
+from comapp.tmf import absolute_url, iso
+
+ORDER_FIELDS = {
+    "id", "href", "externalId", "state", "orderDate", "priority", "category", "description", "notificationContact",
+    "requestedStartDate", "requestedCompletionDate", "expectedCompletionDate", "completionDate",
+    "cancellationDate", "cancellationReason", "channel", "relatedParty", "billingAccount", "note",
+    "productOrderItem", "orderTotalPrice", "@type", "@baseType",
+}
+
+
+def order_href(order_id: str, request=None) -> str:
+    return absolute_url(request, reverse("tmf622:order-detail", kwargs={"order_id": order_id}))
+
+
+def _drop_none(data: dict) -> dict:
+    return {k: v for k, v in data.items() if v is not None and v != "" and v != []}
+
+
+def _price(price: dict) -> dict:
+    out = {
+        "name": price.get("name") or "",
+        "priceType": price.get("price_type") or "",
+        "price": {"taxIncludedAmount": {"unit": price.get("currency") or "EUR", "value": float(price["amount"])}},
+        "@type": "OrderPrice",
+    }
+    if price.get("recurring_period"):
+        out["recurringChargePeriod"] = price["recurring_period"]
+    return out
+
+
+def _characteristic(name: str, value) -> dict:
+    if isinstance(value, bool):
+        value_type = "boolean"
+    elif isinstance(value, int):
+        value_type = "integer"
+    elif isinstance(value, float):
+        value_type = "number"
+    else:
+        value_type = "string"
+    return {"name": name, "valueType": value_type, "value": value, "@type": "Characteristic"}
+
+
+def product_order_item(item, request=None) -> dict:
+    offering = item.product_offering
+    product = {
+        "productCharacteristic": [_characteristic(k, v) for k, v in item.characteristics.items()],
+        "productSpecification": {
+            "id": item.product_specification.spec_id,
+            "name": item.product_specification.name,
+            "version": str(item.product_specification.version),
+            "href": absolute_url(request, f"/tmf-api/productCatalogManagement/v4/productSpecification/"
+                                          f"{item.product_specification.spec_id}?version="
+                                          f"{item.product_specification.version}"),
+            "@referredType": "ProductSpecification",
+        },
+        "@type": "Product",
+    }
+    if item.product_id:
+        product["id"] = item.product_id
+        product["href"] = absolute_url(request, f"/tmf-api/productInventory/v4/product/{item.product_id}")
+    if item.place:
+        product["place"] = [_drop_none({"id": item.place.get("id"), "name": item.place.get("name"),
+                                        "role": item.place.get("role") or "installationAddress",
+                                        "@referredType": "GeographicAddress", "@type": "RelatedPlaceRefOrValue"})]
+    data = {
+        "id": item.item_id,
+        "action": item.action,
+        "state": item.state,
+        "quantity": item.quantity,
+        "productOffering": {
+            "id": offering.offering_id,
+            "name": offering.name,
+            "href": absolute_url(request, f"/tmf-api/productCatalogManagement/v4/productOffering/{offering.offering_id}"),
+            "@referredType": "ProductOffering",
+        },
+        "product": product,
+        "itemPrice": [_price(p) for p in item.item_prices],
+        "productOrderItemRelationship": [
+            {"id": rel["item_id"], "relationshipType": rel["relationship_type"], "@type": "OrderItemRelationship"}
+            for rel in item.relationships
+        ],
+        "@type": "ProductOrderItem",
+    }
+    if item.appointment:
+        data["appointment"] = _drop_none({"id": item.appointment.get("id"), "href": item.appointment.get("href"),
+                                          "@referredType": "Appointment"})
+    return _drop_none(data)
+
+
+def product_order(order, request=None, items=None) -> dict:
+    items = items if items is not None else list(order.items.all())
+    data = {
+        "id": order.pk,
+        "href": order_href(order.pk, request),
+        "externalId": order.external_id or None,
+        "state": order.state,
+        "orderDate": iso(order.order_date),
+        "priority": str(order.priority),
+        "category": order.category or None,
+        "description": order.description or None,
+        "notificationContact": order.notification_contact or None,
+        "requestedStartDate": iso(order.requested_start_date),
+        "requestedCompletionDate": iso(order.requested_completion_date),
+        "expectedCompletionDate": iso(order.expected_completion_date),
+        "completionDate": iso(order.completion_date),
+        "cancellationDate": iso(order.cancellation_date),
+        "cancellationReason": order.cancellation_reason or None,
+        "channel": [{"id": str(order.channel_id), "name": order.channel.name, "role": "salesChannel",
+                     "@referredType": "SalesChannel", "@type": "RelatedChannel"}],
+        "billingAccount": ({"id": order.billing_account_id, "@referredType": "BillingAccount"}
+                           if order.billing_account_id else None),
+        "note": [_drop_none({"id": n.get("id"), "author": n.get("author"), "date": n.get("date"),
+                             "text": n.get("text"), "@type": "Note"}) for n in order.notes],
+        "productOrderItem": [product_order_item(item, request) for item in items],
+        "@type": "ProductOrder",
+        "@baseType": "ProductOrder",
+    }
+    data = _drop_none(data)
+    # TMF622 conformance: every order carries relatedParty, even when empty.
+    data["relatedParty"] = [
+        _drop_none({"id": p.get("id"), "name": p.get("name"), "role": p.get("role"),
+                    "@referredType": p.get("referred_type") or "Individual", "@type": "RelatedParty"})
+        for p in order.related_parties
+    ]
+    return data

@@ -1,0 +1,158 @@
+"""Business checks run after capture: each a small class saying pass, fail (reject) or hold.
+
+A check reads; it never changes anything. ``services.checks.run_order_checks`` runs the classes named in
+``settings.COM_ORDER_CHECKS`` in order, stores every result and acts on them: any fail rejects the order,
+else any hold holds it, else fulfilment starts. Add a check by writing a class with ``code`` and
+``run(order) -> CheckResult`` and naming it in the setting.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+
+from inventory.models import LIVE_PRODUCT_STATUSES, Product
+from orders import selectors
+from orders.models import CheckOutcome, CustomerProfile, ItemAction, ProductOrder, ServiceabilityRecord
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    outcome: str
+    reason_code: str = ""
+    message: str = ""
+    details: dict = field(default_factory=dict)
+
+    @classmethod
+    def passed(cls, message: str = "", **details) -> CheckResult:
+        return cls(CheckOutcome.PASS, "", message, details)
+
+    @classmethod
+    def failed(cls, reason_code: str, message: str, **details) -> CheckResult:
+        return cls(CheckOutcome.FAIL, reason_code, message, details)
+
+    @classmethod
+    def held(cls, reason_code: str, message: str, **details) -> CheckResult:
+        return cls(CheckOutcome.HOLD, reason_code, message, details)
+
+
+class Check(ABC):
+    code = ""
+
+    @abstractmethod
+    def run(self, order: ProductOrder) -> CheckResult:
+        """Read what the check needs and say pass, fail or hold."""
+
+
+def _items(order: ProductOrder):
+    return list(order.items.select_related("product_offering", "product_specification"))
+
+
+class BusinessRuleCheck(Check):
+    """Catalog/business rules: a customer may hold at most COM_MAX_PRODUCTS_PER_ACCOUNT live products."""
+
+    code = "businessRules"
+
+    def run(self, order):
+        limit = settings.COM_MAX_PRODUCTS_PER_ACCOUNT
+        live = Product.objects.filter(customer_id=order.customer_id, status__in=LIVE_PRODUCT_STATUSES).count()
+        adding = sum(i.quantity for i in _items(order) if i.action == ItemAction.ADD)
+        leaving = sum(1 for i in _items(order) if i.action == ItemAction.DELETE)
+        after = live + adding - leaving
+        if after > limit:
+            return CheckResult.failed("MAX_PRODUCTS_PER_ACCOUNT",
+                                      f"The customer would hold {after} products; the limit is {limit}",
+                                      live=live, adding=adding, limit=limit)
+        return CheckResult.passed(f"{after} of {limit} products", live=live, adding=adding, limit=limit)
+
+
+class ServiceabilityCheck(Check):
+    """Address qualification: every installation place must be reachable by a technology fast enough.
+
+    Picks the preferred technology per place; decomposition uses it (GPON or HFC variants).
+    """
+
+    code = "serviceability"
+
+    def run(self, order):
+        technology, problems = {}, []
+        for item in _items(order):
+            if item.action != ItemAction.ADD or not item.product_specification.requires_place:
+                continue
+            place_id = (item.place or {}).get("id", "")
+            speed = item.characteristics.get("downloadSpeed")
+            options = list(ServiceabilityRecord.objects.filter(place_id=place_id).order_by("preference"))
+            if not options:
+                problems.append(f"item {item.item_id}: address {place_id} is not serviceable")
+                continue
+            fast_enough = [o for o in options if not isinstance(speed, int) or o.max_download_mbps >= speed]
+            if not fast_enough:
+                best = max(o.max_download_mbps for o in options)
+                problems.append(f"item {item.item_id}: {speed} Mbps not available at {place_id} (max {best} Mbps)")
+                continue
+            technology.setdefault(place_id, fast_enough[0].technology)
+        if problems:
+            return CheckResult.failed("NOT_SERVICEABLE", "; ".join(problems), technology=technology)
+        return CheckResult.passed(", ".join(f"{p}: {t}" for p, t in technology.items()) or "no address needed",
+                                  technology=technology)
+
+
+class CreditCheck(Check):
+    """Credit: new monthly charges of a postpaid customer above their credit limit hold the order."""
+
+    code = "credit"
+
+    def run(self, order):
+        profile = CustomerProfile.objects.filter(party_id=order.customer_id).first()
+        limit = profile.credit_limit if profile else Decimal(settings.COM_DEFAULT_CREDIT_LIMIT)
+        payment = profile.payment_type if profile else CustomerProfile.PaymentType.POSTPAID
+        monthly = sum(
+            (Decimal(p["amount"]) * item.quantity for item in _items(order) if item.action == ItemAction.ADD
+             for p in item.item_prices if p.get("price_type") == "recurring"),
+            Decimal("0"),
+        )
+        details = {"monthly": str(monthly), "limit": str(limit), "paymentType": payment, "known": bool(profile)}
+        if payment == CustomerProfile.PaymentType.PREPAID:
+            return CheckResult.passed("prepaid: no credit exposure", **details)
+        if monthly > limit:
+            return CheckResult.held("CREDIT_LIMIT", f"New monthly charges {monthly} exceed the credit limit {limit}: "
+                                                    "a supervisor must approve", **details)
+        return CheckResult.passed(f"{monthly} within {limit}", **details)
+
+
+class FraudVelocityCheck(Check):
+    """Fraud: more than COM_FRAUD_VELOCITY_MAX_ORDERS orders of one customer in the window holds the order."""
+
+    code = "fraudVelocity"
+
+    def run(self, order):
+        window = settings.COM_FRAUD_VELOCITY_WINDOW_MINUTES
+        maximum = settings.COM_FRAUD_VELOCITY_MAX_ORDERS
+        recent = selectors.recent_orders_of_customer(order.customer_id, minutes=window, exclude_id=order.pk).count()
+        if recent + 1 > maximum:
+            return CheckResult.held("FRAUD_VELOCITY", f"{recent + 1} orders from {order.customer_id} within "
+                                                      f"{window} minutes (limit {maximum})", count=recent + 1)
+        return CheckResult.passed(f"{recent + 1} order(s) in {window} minutes", count=recent + 1)
+
+
+class DuplicateOrderCheck(Check):
+    """Duplicates: an in-flight order of the same customer for the same offerings at the same places."""
+
+    code = "duplicate"
+
+    @staticmethod
+    def _signature(items) -> frozenset:
+        return frozenset((i.action, i.product_offering.offering_id, (i.place or {}).get("id", ""), i.product_id or "")
+                         for i in items)
+
+    def run(self, order):
+        mine = self._signature(_items(order))
+        for other in selectors.in_flight_orders_of_customer(order.customer_id, exclude_id=order.pk):
+            if other.created_at > order.created_at:
+                continue  # only the later of two identical orders is the duplicate
+            if self._signature(other.items.all()) == mine:
+                return CheckResult.held("DUPLICATE_SUSPECTED", f"Same products at the same place as order {other.pk}, "
+                                                               "which is still in flight", duplicateOf=other.pk)
+        return CheckResult.passed("no identical order in flight")
