@@ -14,11 +14,12 @@ class StrictMixin:
 
     server_owned: tuple[str, ...] = ()
 
-    def validate(self, attrs):
-        present = [name for name in self.server_owned if name in self.initial_data]
-        if present:
-            raise serializers.ValidationError({name: "is set by COM and cannot be sent" for name in present})
-        return super().validate(attrs)
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            present = [name for name in self.server_owned if name in data]
+            if present:
+                raise serializers.ValidationError({name: "is set by COM and cannot be sent" for name in present})
+        return super().to_internal_value(data)
 
 
 class RefSerializer(serializers.Serializer):
@@ -122,12 +123,11 @@ class ProductOrderItemSerializer(StrictMixin, serializers.Serializer):
     productOrderItemRelationship = ItemRelationshipSerializer(many=True, required=False)
     appointment = RefSerializer(required=False)
 
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        if "productOrderItem" in self.initial_data:
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "productOrderItem" in data:
             raise serializers.ValidationError({"productOrderItem": "nested order items are not supported; "
                                                                    "relate items with productOrderItemRelationship"})
-        return attrs
+        return super().to_internal_value(data)
 
 
 class PriorityField(serializers.Field):
