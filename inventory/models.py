@@ -1,4 +1,4 @@
-"""Product inventory (TMF637): what each customer has, written by COM only when fulfilment is stable.
+r"""Product inventory (TMF637): what each customer has, written by COM only when fulfilment is stable.
 
 Product status (TMF637 ``ProductStatusType``)::
 

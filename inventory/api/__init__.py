@@ -1,0 +1,1 @@
+"""TMF637 Product Inventory (read): the anti-corruption layer between the inventory and channels."""
