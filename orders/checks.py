@@ -79,7 +79,7 @@ class ServiceabilityCheck(Check):
     def run(self, order):
         technology, problems = {}, []
         for item in _items(order):
-            if item.action != ItemAction.ADD or not item.product_specification.requires_place:
+            if item.action not in (ItemAction.ADD, ItemAction.MODIFY) or not item.product_specification.requires_place:
                 continue
             place_id = (item.place or {}).get("id", "")
             speed = item.characteristics.get("downloadSpeed")
