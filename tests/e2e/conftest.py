@@ -26,6 +26,8 @@ if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
 def pytest_collection_modifyitems(config, items):
     if not NEEDS:
         return
+    if os.environ.get("COM_REQUIRE_E2E"):
+        raise pytest.UsageError("COM_REQUIRE_E2E is set but " + " and ".join(NEEDS) + " are missing")
     skip = pytest.mark.skip(reason="end-to-end tests need " + " and ".join(NEEDS) + " (make test-e2e / .ci/run)")
     for item in items:
         if "tests/e2e/" in str(item.fspath):
