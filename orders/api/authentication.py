@@ -1,4 +1,5 @@
 """Channel authentication: ``Authorization: Bearer TOKEN``, the token created by ``manage.py channel add``."""
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from orders.models import Channel, hash_token
@@ -26,3 +27,14 @@ class ChannelTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class ChannelTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the channel bearer token in the OpenAPI schema (/api/schema/)."""
+
+    target_class = "orders.api.authentication.ChannelTokenAuthentication"
+    name = "channelBearer"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer",
+                "description": "A channel's token, created with `manage.py channel add NAME`."}

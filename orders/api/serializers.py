@@ -4,6 +4,7 @@ These serializers only check that the JSON is well formed and typed as TMF622 v4
 (catalog, inventory, business rules) is checked by ``orders.services.capture`` on the domain draft the
 mapper builds from ``validated_data``.
 """
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 ITEM_ACTIONS = ["add", "modify", "delete", "noChange"]
@@ -130,6 +131,7 @@ class ProductOrderItemSerializer(StrictMixin, serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "string", "enum": ["0", "1", "2", "3", "4"]})
 class PriorityField(serializers.Field):
     def to_internal_value(self, data):
         text = str(data).strip()
