@@ -136,6 +136,7 @@ SPECTACULAR_SETTINGS = {
     "and the TMF641 listener for fulfilment events.",
     "VERSION": "4.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
