@@ -23,14 +23,14 @@ def new_product_id() -> str:
 
 
 class ProductStatus(models.TextChoices):
-    CREATED = "created"
-    PENDING_ACTIVE = "pendingActive"
-    CANCELLED = "cancelled"
-    ACTIVE = "active"
-    PENDING_TERMINATE = "pendingTerminate"
-    TERMINATED = "terminated"
-    SUSPENDED = "suspended"
-    ABORTED = "aborted"
+    CREATED = "created", "created"
+    PENDING_ACTIVE = "pendingActive", "pendingActive"
+    CANCELLED = "cancelled", "cancelled"
+    ACTIVE = "active", "active"
+    PENDING_TERMINATE = "pendingTerminate", "pendingTerminate"
+    TERMINATED = "terminated", "terminated"
+    SUSPENDED = "suspended", "suspended"
+    ABORTED = "aborted", "aborted"
 
 
 LIVE_PRODUCT_STATUSES = frozenset({ProductStatus.PENDING_ACTIVE, ProductStatus.ACTIVE, ProductStatus.SUSPENDED,

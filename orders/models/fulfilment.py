@@ -27,18 +27,18 @@ from simple_history.models import HistoricalRecords
 
 
 class SomState(models.TextChoices):
-    PLANNED = "planned"
-    ACKNOWLEDGED = "acknowledged"
-    REJECTED = "rejected"
-    PENDING = "pending"
-    HELD = "held"
-    IN_PROGRESS = "inProgress"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    PARTIAL = "partial"
-    ASSESSING_CANCELLATION = "assessingCancellation"
-    PENDING_CANCELLATION = "pendingCancellation"
+    PLANNED = "planned", "planned"
+    ACKNOWLEDGED = "acknowledged", "acknowledged"
+    REJECTED = "rejected", "rejected"
+    PENDING = "pending", "pending"
+    HELD = "held", "held"
+    IN_PROGRESS = "inProgress", "inProgress"
+    CANCELLED = "cancelled", "cancelled"
+    COMPLETED = "completed", "completed"
+    FAILED = "failed", "failed"
+    PARTIAL = "partial", "partial"
+    ASSESSING_CANCELLATION = "assessingCancellation", "assessingCancellation"
+    PENDING_CANCELLATION = "pendingCancellation", "pendingCancellation"
 
 
 TERMINAL_SOM_STATES = frozenset(

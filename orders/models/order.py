@@ -38,30 +38,30 @@ def new_order_id() -> str:
 
 
 class OrderState(models.TextChoices):
-    ACKNOWLEDGED = "acknowledged"
-    REJECTED = "rejected"
-    PENDING = "pending"
-    HELD = "held"
-    IN_PROGRESS = "inProgress"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    PARTIAL = "partial"
-    ASSESSING_CANCELLATION = "assessingCancellation"
-    PENDING_CANCELLATION = "pendingCancellation"
+    ACKNOWLEDGED = "acknowledged", "acknowledged"
+    REJECTED = "rejected", "rejected"
+    PENDING = "pending", "pending"
+    HELD = "held", "held"
+    IN_PROGRESS = "inProgress", "inProgress"
+    CANCELLED = "cancelled", "cancelled"
+    COMPLETED = "completed", "completed"
+    FAILED = "failed", "failed"
+    PARTIAL = "partial", "partial"
+    ASSESSING_CANCELLATION = "assessingCancellation", "assessingCancellation"
+    PENDING_CANCELLATION = "pendingCancellation", "pendingCancellation"
 
 
 class ItemState(models.TextChoices):
-    ACKNOWLEDGED = "acknowledged"
-    REJECTED = "rejected"
-    PENDING = "pending"
-    HELD = "held"
-    IN_PROGRESS = "inProgress"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    ASSESSING_CANCELLATION = "assessingCancellation"
-    PENDING_CANCELLATION = "pendingCancellation"
+    ACKNOWLEDGED = "acknowledged", "acknowledged"
+    REJECTED = "rejected", "rejected"
+    PENDING = "pending", "pending"
+    HELD = "held", "held"
+    IN_PROGRESS = "inProgress", "inProgress"
+    CANCELLED = "cancelled", "cancelled"
+    COMPLETED = "completed", "completed"
+    FAILED = "failed", "failed"
+    ASSESSING_CANCELLATION = "assessingCancellation", "assessingCancellation"
+    PENDING_CANCELLATION = "pendingCancellation", "pendingCancellation"
 
 
 TERMINAL_ORDER_STATES = frozenset(
@@ -72,10 +72,10 @@ _CANCELLABLE = [OrderState.ACKNOWLEDGED, OrderState.PENDING, OrderState.HELD, Or
 
 
 class ItemAction(models.TextChoices):
-    ADD = "add"
-    MODIFY = "modify"
-    DELETE = "delete"
-    NO_CHANGE = "noChange"
+    ADD = "add", "add"
+    MODIFY = "modify", "modify"
+    DELETE = "delete", "delete"
+    NO_CHANGE = "noChange", "noChange"
 
 
 class ProductOrder(FSMModelMixin, models.Model):
