@@ -166,6 +166,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
     # Crash recovery for the outbox: anything due and not delivered is picked up again.
     "relay-outbox": {"task": "orders.tasks.relay_outbox", "schedule": float(os.environ.get("COM_RELAY_SECONDS", 5))},
+    # Service orders SOM has gone quiet about are read back (TMF641 GET) and, if still silent, fall out.
+    "poll-silent-service-orders": {"task": "orders.tasks.poll_silent_service_orders", "schedule": 60.0},
     # Orders whose checks never ran (a lost task) are started again.
     "resume-stalled-orders": {"task": "orders.tasks.resume_stalled_orders", "schedule": 60.0},
 }
@@ -176,6 +178,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".celerybeat-schedule")
 COM_SOM_ENDPOINTS = {"default": os.environ.get("COM_SOM_URL", "http://127.0.0.1:8100/tmf-api/serviceOrdering/v4")}
 COM_SOM_EVENT_SECRET = os.environ.get("SOM_EVENT_SECRET", "somsim-demo-secret")
 COM_HTTP_TIMEOUT = float(os.environ.get("COM_HTTP_TIMEOUT", 5))
+COM_SOM_POLL_AFTER_SECONDS = int(os.environ.get("COM_SOM_POLL_AFTER_SECONDS", 300))
+COM_SOM_SILENCE_FALLOUT_SECONDS = int(os.environ.get("COM_SOM_SILENCE_FALLOUT_SECONDS", 3600))
 # Outbox delivery: attempts and backoff (seconds, doubled per attempt up to the cap).
 COM_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("COM_OUTBOX_MAX_ATTEMPTS", 10))
 COM_OUTBOX_BACKOFF = float(os.environ.get("COM_OUTBOX_BACKOFF", 2))

@@ -5,7 +5,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from orders import selectors
-from orders.services import checks, fulfilment, outbox
+from orders.services import checks, fulfilment, outbox, reconciliation
 
 log = logging.getLogger(__name__)
 RETRY = dict(autoretry_for=(OperationalError,), retry_backoff=True, retry_backoff_max=60, max_retries=5)
@@ -51,3 +51,17 @@ def resume_stalled_orders() -> int:
 @shared_task(**RETRY)
 def start_due_order(order_id: str) -> str:
     return checks.start_due_order(order_id=order_id)
+
+
+@shared_task
+def poll_silent_service_orders() -> int:
+    """Periodic sweep: read back every service order SOM has been quiet about."""
+    ids = list(reconciliation.silent_service_orders().values_list("pk", flat=True))
+    for service_order_id in ids:
+        poll_service_order.delay(service_order_id)
+    return len(ids)
+
+
+@shared_task(**RETRY)
+def poll_service_order(service_order_id: str) -> str:
+    return reconciliation.poll_service_order(service_order_id=service_order_id)

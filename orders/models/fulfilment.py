@@ -82,6 +82,7 @@ class ServiceOrder(FSMModelMixin, models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    last_heard_at = models.DateTimeField(null=True, blank=True, help_text="Last answer or event from SOM.")
     error = models.JSONField(default=dict, blank=True, help_text="The SOM's error context, if any.")
     history = HistoricalRecords()
 

@@ -127,6 +127,7 @@ def service_order_accepted(*, service_order_id: str, response: dict) -> None:
     service_order = ServiceOrder.objects.select_for_update().get(pk=service_order_id)
     if not service_order.som_order_id and isinstance(response, dict) and response.get("id"):
         service_order.som_order_id = str(response["id"])
+    service_order.last_heard_at = timezone.now()
     if service_order.state == SomState.PLANNED:
         service_order.acknowledge()
         service_order.acknowledged_at = timezone.now()
@@ -135,8 +136,8 @@ def service_order_accepted(*, service_order_id: str, response: dict) -> None:
             save_with_reason(item, "SOM accepted the service order")
         record_event(order, OrderEvent.Type.SERVICE_ORDER_ACCEPTED, actor=f"som:{service_order.som}",
                      message=f"{service_order.external_id} accepted by SOM as {service_order.som_order_id}")
+        touch(order)
     save_with_reason(service_order, "SOM answered")
-    touch(order)
 
 
 def service_order_refused(*, service_order_id: str, error: dict) -> None:
@@ -198,7 +199,9 @@ def apply_som_event(*, inbound_event_id: int) -> str:
     actor = f"som:{service_order.som}"
     if not service_order.som_order_id and update.som_order_id:
         service_order.som_order_id = update.som_order_id
-    if update.state and _advance(service_order, update.state) and service_order.state == SomState.COMPLETED:
+    service_order.last_heard_at = timezone.now()
+    order_moved = bool(update.state) and _advance(service_order, update.state)
+    if order_moved and service_order.is_terminal:
         service_order.completed_at = timezone.now()
     if update.errors:
         service_order.error = {"errorMessage": list(update.errors)}
@@ -236,7 +239,7 @@ def apply_som_event(*, inbound_event_id: int) -> str:
         for product_item in item.product_items.all():
             if _is_compensating(product_item):
                 _compensate_item(order, product_item, actor=actor)
-    if moved or service_order.state != SomState.PLANNED:
+    if moved or order_moved:
         touch(order)
     submit_ready_items(order, actor=actor)
     aggregation.refresh_states(order, actor=actor)

@@ -1,6 +1,7 @@
 """Order to inventory for real: TMF622 in, Celery worker on Redis, TMF641 to the SOM simulator over HTTP,
 signed callbacks back, PostgreSQL underneath."""
 import json
+import time
 
 import pytest
 
@@ -196,3 +197,21 @@ def test_an_address_that_is_not_serviceable_is_rejected(som, channel):
     result = OrderCheckResult.objects.get(order=order, check_code="serviceability")
     assert result.outcome == "fail" and result.reason_code == "NOT_SERVICEABLE"
     assert som.stats()["serviceOrdersCreated"] == 0
+
+
+def test_a_silent_som_is_read_back_and_then_falls_out(som, channel, settings):
+    from orders.models import Fallout
+    from orders.services.reconciliation import poll_service_order, silent_service_orders
+
+    som.rule("silent")
+    settings.COM_SOM_POLL_AFTER_SECONDS = 0
+    settings.COM_SOM_SILENCE_FALLOUT_SECONDS = 1
+    order_id = submit(channel, order_body("silent-1", productOrderItem=[item(downloadSpeed=200, wifiManagement=False)]))
+    service_order = wait_for(lambda: silent_service_orders().filter(order_id=order_id).first(),
+                             what="an acknowledged, silent service order")
+    assert poll_service_order(service_order_id=service_order.pk) == "no change"  # SOM: still acknowledged
+    time.sleep(1.2)
+    assert poll_service_order(service_order_id=service_order.pk) == "no change since the last poll"
+    order = ProductOrder.objects.get(pk=order_id)
+    assert order.state == "held"
+    assert Fallout.objects.filter(order=order, reason_code="SOM_SILENT").count() == 2
