@@ -30,6 +30,8 @@ def iso(value: datetime | None) -> str | None:
 def parse_date_param(name: str, raw: str) -> datetime:
     """Parse a date filter value. A ``+`` sent unencoded arrives as a space: put it back."""
     text = raw.strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]  # some clients (a version of the TMF622 kit) quote date values
     if " " in text:
         head, _, tail = text.rpartition(" ")
         text = f"{head}+{tail}"

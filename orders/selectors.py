@@ -42,6 +42,10 @@ ORDER_FILTERS = {
     "relatedParty.id": "customer_id",  # the customer party; indexed
     "category": "category",
     "priority": "priority",
+    "description": "description",
+    "notificationContact": "notification_contact",
+    "channel.id": "channel_id",
+    "productOrderItem.id": "items__item_id",
 }
 DATE_FILTERS = {"orderDate": "order_date", "completionDate": "completion_date",
                 "requestedStartDate": "requested_start_date", "requestedCompletionDate": "requested_completion_date"}
@@ -62,6 +66,8 @@ def filter_orders(queryset: QuerySet, params: dict[str, str]) -> QuerySet:
             queryset = queryset.filter(**{f"{DATE_FILTERS[field]}{DATE_OPS[op]}": parse_date_param(name, value)})
             continue
         unknown.append(name)
+    if "productOrderItem.id" in params:
+        queryset = queryset.distinct()
     if unknown:
         supported = ", ".join(sorted(ORDER_FILTERS) + [f"{d}[.gt|.gte|.lt|.lte]" for d in DATE_FILTERS])
         raise ValidationFailed(f"Unknown filter(s): {', '.join(sorted(unknown))}. Supported: {supported}")

@@ -111,7 +111,8 @@ def product(record, request=None) -> dict:
         "orderDate": iso(record.order_date),
         "startDate": iso(record.start_date),
         "terminationDate": iso(record.termination_date),
-        "productCharacteristic": [_characteristic(k, v) for k, v in record.characteristics.items()],
+        # sorted: PostgreSQL jsonb does not keep key order, and the answer must not depend on the database
+        "productCharacteristic": [_characteristic(k, v) for k, v in sorted(record.characteristics.items())],
         "productOffering": {
             "id": offering.offering_id,
             "href": absolute_url(request, f"/tmf-api/productCatalogManagement/v4/productOffering/"

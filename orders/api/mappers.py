@@ -8,6 +8,7 @@ import json
 import re
 
 from comapp.errors import ComError, Problem
+from comapp.tmf import iso
 from orders.services.capture import ItemDraft, OrderDraft
 
 _DOMAIN_TO_TMF = [
@@ -89,7 +90,7 @@ def order_draft(data: dict) -> OrderDraft:
         requested_completion_date=data.get("requestedCompletionDate"),
         billing_account_id=(data.get("billingAccount") or {}).get("id", ""),
         notes=tuple({"id": n.get("id", ""), "author": n.get("author", ""),
-                     "date": n["date"].isoformat() if n.get("date") else "", "text": n["text"]}
+                     "date": iso(n["date"]) if n.get("date") else "", "text": n["text"]}
                     for n in data.get("note") or []),
     )
 

@@ -50,7 +50,7 @@ def _characteristic(name: str, value) -> dict:
 def product_order_item(item, request=None) -> dict:
     offering = item.product_offering
     product = {
-        "productCharacteristic": [_characteristic(k, v) for k, v in item.characteristics.items()],
+        "productCharacteristic": [_characteristic(k, v) for k, v in sorted(item.characteristics.items())],
         "productSpecification": {
             "id": item.product_specification.spec_id,
             "name": item.product_specification.name,

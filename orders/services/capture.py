@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from catalog.models import ProductOffering, ValueType
 from comapp.errors import Conflict, Problem, ValidationFailed
+from comapp.tmf import iso
 from inventory.models import Product
 from orders.models import Channel, ItemAction, OrderEvent, ProductOrder, ProductOrderItem
 
@@ -264,7 +265,10 @@ def _relationship_cycles(draft: OrderDraft) -> list[Problem]:
 # --- creation --------------------------------------------------------------------------------------
 
 def _create(*, channel, draft: OrderDraft, customer_id, offerings, products, idempotency_key, fingerprint):
+    # Millisecond precision, as the API writes dates: a client filtering on the exact orderDate it got back
+    # (the TMF622 conformance kit does) must find the order.
     now = timezone.now()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     order = ProductOrder.objects.create(
         channel=channel, external_id=draft.external_id, priority=draft.priority, category=draft.category,
         description=draft.description, notification_contact=draft.notification_contact,
@@ -272,7 +276,7 @@ def _create(*, channel, draft: OrderDraft, customer_id, offerings, products, ide
         customer_id=customer_id, related_parties=list(draft.related_parties),
         billing_account_id=draft.billing_account_id, idempotency_key=idempotency_key,
         request_fingerprint=fingerprint, order_date=now,
-        notes=[{**note, "id": note.get("id") or str(n + 1), "date": note.get("date") or now.isoformat()}
+        notes=[{**note, "id": note.get("id") or str(n + 1), "date": note.get("date") or iso(now)}
                for n, note in enumerate(draft.notes)],
     )
     for sequence, item in enumerate(draft.items):

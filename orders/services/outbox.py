@@ -83,6 +83,12 @@ def deliver(message_id: int) -> str:
     message = _claim(message_id)
     if message is None:
         return "skipped"
+    if message.kind == OutboxMessage.Kind.NOTIFICATION and message.subscription_id is None:
+        # The listener was removed (DELETE /hub) after the event was queued: the channel no longer wants it,
+        # and without its subscription there is no channel secret to sign it with. Never send it unsigned.
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            status=OutboxMessage.Status.DEAD, claimed_until=None, last_error="listener removed before delivery")
+        return "dead"
     body = body_bytes(message.payload)
     status, response_body, error = None, None, ""
     try:

@@ -3,6 +3,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from comapp.errors import NotAllowed
+from comapp.tmf import iso
 from orders.models import OrderEvent, ProductOrder
 
 from .common import lock_order, record_event, touch
@@ -30,7 +31,7 @@ def update_order_attributes(*, order: ProductOrder, changes: dict, actor: str) -
     now = timezone.now()
     for note in notes:
         order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": note.get("author") or actor,
-                                      "date": now.isoformat(), "text": note["text"]}]
+                                      "date": iso(now), "text": note["text"]}]
     touch(order, reason=f"attributes updated by {actor}")
     if descriptive:
         record_event(order, OrderEvent.Type.ATTRIBUTES_UPDATED, actor=actor,

@@ -51,9 +51,9 @@ class TestRepresentation:
         assert "version" not in body
         assert body["productCharacteristic"] == [
             {"name": "downloadSpeed", "valueType": "integer", "value": 1000, "@type": "Characteristic"},
-            {"name": "staticIp", "valueType": "boolean", "value": True, "@type": "Characteristic"},
             {"name": "latencyMs", "valueType": "number", "value": 4.5, "@type": "Characteristic"},
             {"name": "router", "valueType": "string", "value": "FRITZ!Box", "@type": "Characteristic"},
+            {"name": "staticIp", "valueType": "boolean", "value": True, "@type": "Characteristic"},
         ]
         assert body["productOffering"] == {
             "id": "OFF-FIBRE-1G",
