@@ -33,6 +33,17 @@ def next_transitions(obj) -> str:
     return ", ".join(names) or "none (final state)"
 
 
+def run_command(model_admin, request, queryset, argument: str, command, done: str) -> None:
+    """Run a command on each selected row; each runs in its own transaction and reports its own outcome."""
+    for obj in queryset:
+        name = f"Fallout {obj.pk}" if argument == "fallout" else str(obj.pk)
+        try:
+            command(**{argument: obj}, user=request.user, reason=f"{done} from the admin")
+            model_admin.message_user(request, f"{name}: {done}")
+        except ComError as error:
+            model_admin.message_user(request, f"{name}: {error.message}", level=messages.ERROR)
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -130,21 +141,13 @@ class ProductOrderAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def _run(self, request, queryset, command, done):
-        for order in queryset:
-            try:
-                command(order=order, user=request.user, reason=f"{done} from the admin")
-                self.message_user(request, f"{order.pk}: {done}")
-            except ComError as error:
-                self.message_user(request, f"{order.pk}: {error.message}", level=messages.ERROR)
-
     @admin.action(description="Release the hold (start fulfilment)", permissions=["change"])
     def release_holds(self, request, queryset):
-        self._run(request, queryset, holds.release_hold, "released")
+        run_command(self, request, queryset, "order", holds.release_hold, "released")
 
     @admin.action(description="Reject the held order", permissions=["change"])
     def reject_held_orders(self, request, queryset):
-        self._run(request, queryset, holds.reject_held, "rejected")
+        run_command(self, request, queryset, "order", holds.reject_held, "rejected")
 
 
 @admin.register(Fallout)
@@ -161,21 +164,13 @@ class FalloutAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def _run(self, request, queryset, command, done):
-        for fallout in queryset:
-            try:
-                command(fallout=fallout, user=request.user, reason=f"{done} from the admin")
-                self.message_user(request, f"Fallout {fallout.pk}: {done}")
-            except ComError as error:
-                self.message_user(request, f"Fallout {fallout.pk}: {error.message}", level=messages.ERROR)
-
     @admin.action(description="Retry the failed service", permissions=["change"])
     def retry(self, request, queryset):
-        self._run(request, queryset, holds.retry_fallout, "retried")
+        run_command(self, request, queryset, "fallout", holds.retry_fallout, "retried")
 
     @admin.action(description="Fail the item", permissions=["change"])
     def fail(self, request, queryset):
-        self._run(request, queryset, holds.fail_fallout, "failed")
+        run_command(self, request, queryset, "fallout", holds.fail_fallout, "failed")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -135,7 +135,11 @@ def deliver(message_id: int) -> str:
 
 
 def _consequence(message: OutboxMessage, outcome: str) -> None:
-    """What a delivery outcome means for the order (service orders only; notifications just end)."""
+    """What a delivery outcome means for the order (service orders only; notifications just end).
+
+    Runs with the message row locked and then locks the order: no path that holds an order lock ever
+    locks an existing outbox row (``enqueue`` only inserts), so the two orders cannot deadlock.
+    """
     if message.kind != OutboxMessage.Kind.SERVICE_ORDER or outcome == "retry":
         return
     from . import fulfilment
