@@ -77,7 +77,7 @@ class ServiceabilityCheck(Check):
     code = "serviceability"
 
     def run(self, order):
-        technology, problems = {}, []
+        usable, problems = {}, []  # place -> the technologies carrying every item there so far, preferred first
         for item in _items(order):
             if item.action not in (ItemAction.ADD, ItemAction.MODIFY) or not item.product_specification.requires_place:
                 continue
@@ -92,7 +92,10 @@ class ServiceabilityCheck(Check):
                 best = max(o.max_download_mbps for o in options)
                 problems.append(f"item {item.item_id}: {speed} Mbps not available at {place_id} (max {best} Mbps)")
                 continue
-            technology.setdefault(place_id, fast_enough[0].technology)
+            # one access per place: it must carry every item ordered there, not just the first one
+            carried = {o.technology for o in fast_enough}
+            usable[place_id] = [t for t in usable.get(place_id, [o.technology for o in options]) if t in carried]
+        technology = {place_id: names[0] for place_id, names in usable.items()}
         if problems:
             return CheckResult.failed("NOT_SERVICEABLE", "; ".join(problems), technology=technology)
         return CheckResult.passed(", ".join(f"{p}: {t}" for p, t in technology.items()) or "no address needed",

@@ -28,7 +28,7 @@ class ServiceOrderEventListenerApi(APIView):
             payload = json.loads(body)
         except ValueError:
             raise ValidationFailed("The event body is not JSON.") from None
-        if isinstance(payload, dict) and payload.get("eventType") and \
+        if isinstance(payload, dict) and payload.get("eventType") and isinstance(payload["eventType"], str) and \
                 payload["eventType"][0].lower() + payload["eventType"][1:] != event_type:
             raise ValidationFailed(f"eventType {payload['eventType']} posted to the {event_type} listener")
         event, created = receive_som_event(body=body, signature=request.headers.get("X-Signature"), payload=payload)

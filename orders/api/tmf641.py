@@ -87,21 +87,28 @@ def parse_event(payload) -> SomUpdate:
     problems = []
     if not isinstance(event_id, str) or not event_id:
         problems.append("eventId is required")
+    if not isinstance(payload.get("eventType") or "", str):
+        problems.append("eventType must be a string")
     if not isinstance(order, dict):
         problems.append("event.serviceOrder is required")
         raise ValidationFailed("; ".join(problems))
     if not (order.get("id") or order.get("externalId")):
         problems.append("event.serviceOrder needs an id or externalId")
     state = order.get("state")
-    if state is not None and state not in _KNOWN_STATES:
+    if state is not None and (not isinstance(state, str) or state not in _KNOWN_STATES):
         problems.append(f"event.serviceOrder.state {state!r} is not a TMF641 state")
     items = []
-    for index, raw in enumerate(order.get("serviceOrderItem") or []):
-        if not isinstance(raw, dict) or not raw.get("id") or raw.get("state") not in _KNOWN_STATES:
+    lines = order.get("serviceOrderItem") or []
+    if not isinstance(lines, list):
+        problems.append("event.serviceOrder.serviceOrderItem must be a list")
+        lines = []
+    for index, raw in enumerate(lines):
+        if not isinstance(raw, dict) or not raw.get("id") or not isinstance(raw.get("state"), str) \
+                or raw["state"] not in _KNOWN_STATES:
             problems.append(f"event.serviceOrder.serviceOrderItem[{index}] needs an id and a TMF641 state")
             continue
-        service = raw.get("service") or {}
-        errors = raw.get("errorMessage") or []
+        service = raw["service"] if isinstance(raw.get("service"), dict) else {}
+        errors = raw["errorMessage"] if isinstance(raw.get("errorMessage"), list) else []
         items.append(ItemUpdate(item_ref=str(raw["id"]), state=raw["state"], service_id=str(service.get("id") or ""),
                                 error=errors[0] if errors and isinstance(errors[0], dict) else {}))
     if problems:
@@ -109,5 +116,6 @@ def parse_event(payload) -> SomUpdate:
     return SomUpdate(
         event_id=event_id, event_type=str(payload.get("eventType") or ""), som_order_id=str(order.get("id") or ""),
         external_id=str(order.get("externalId") or ""), state=state or "", items=tuple(items),
-        errors=tuple(e for e in order.get("errorMessage") or [] if isinstance(e, dict)),
+        errors=tuple(e for e in (order["errorMessage"] if isinstance(order.get("errorMessage"), list) else [])
+                     if isinstance(e, dict)),
     )

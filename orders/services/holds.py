@@ -24,6 +24,16 @@ def release_hold(*, order: ProductOrder, user, reason: str) -> ProductOrder:
     record_event(order, OrderEvent.Type.HOLD_RELEASED, actor=_actor(user), message=reason or "released",
                  payload={"reasonCode": order.state_reason_code})
     order.state_reason_code, order.state_reason = "", ""
+    if order.requested_start_date and order.requested_start_date > timezone.now():
+        # released early: it waits for its start date like any scheduled order (start_due_order starts it)
+        order.resume()
+        order.defer()
+        for item in order.items.all():
+            item.defer()
+            save_with_reason(item, "waiting for the requested start date")
+        touch(order, reason="released, waiting for the requested start date")
+        notify_order_event(order, "ProductOrderStateChangeEvent")
+        return order
     begin_fulfilment(order, actor=_actor(user))
     return order
 

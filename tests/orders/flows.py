@@ -15,7 +15,7 @@ from django.test import Client
 
 from orders.api import mappers
 from orders.api.serializers import ProductOrderCreateSerializer
-from orders.models import InboundEvent, ProductOrder, ServiceOrder, SomState
+from orders.models import InboundEvent, ProductOrder, ServiceOrder
 from orders.services import fulfilment
 from orders.services.capture import capture_order
 from orders.services.checks import run_order_checks
@@ -83,7 +83,7 @@ def post_event(payload, *, signature: str | None = "sign", raw: bytes | None = N
                path: str = "serviceOrderStateChangeEvent"):
     """POST an event to COM's TMF641 listener as SOM does: raw JSON bytes and their HMAC."""
     body = raw if raw is not None else json.dumps(payload).encode()
-    if payload is not None and raw is None and isinstance(payload, dict) and payload.get("eventType"):
+    if raw is None and isinstance(payload, dict) and isinstance(payload.get("eventType"), str):
         path = payload["eventType"][0].lower() + payload["eventType"][1:]
     headers = {}
     if signature == "sign":

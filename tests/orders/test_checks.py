@@ -100,6 +100,23 @@ def test_serviceability_fails_a_speed_the_line_cannot_carry(web):
     assert "100 Mbps not available at ADDR-4004 (max 16 Mbps)" in result.message
 
 
+def test_serviceability_picks_one_technology_that_carries_every_item_at_a_place(web):
+    ServiceabilityRecord.objects.create(place_id="ADDR-5005", technology="HFC", max_download_mbps=200, preference=1)
+    ServiceabilityRecord.objects.create(place_id="ADDR-5005", technology="GPON", max_download_mbps=1000,
+                                        preference=2)
+    order = capture(web.channel, order_body("both", customer="CUST-3003", productOrderItem=[
+        item("1", place="ADDR-5005", downloadSpeed=100),
+        item("2", offering="PO-BIZ-FIBRE-1G", place="ADDR-5005", downloadSpeed=1000, sla="standard"),
+    ]))
+
+    result = ServiceabilityCheck().run(order)
+
+    # HFC is preferred and enough for item 1, but the place gets one access: GPON carries both
+    assert result.outcome == "pass" and result.details == {"technology": {"ADDR-5005": "GPON"}}
+    run_order_checks(order_id=order.pk)
+    assert {s.characteristics["accessTechnology"] for s in ServiceOrderItem.objects.filter(order=order)} == {"GPON"}
+
+
 def test_serviceability_qualifies_modify_items_but_not_deletes(web, som):
     product = active_superfibre(web, som)
     ServiceabilityRecord.objects.filter(place_id="ADDR-1001").delete()  # the address is no longer served

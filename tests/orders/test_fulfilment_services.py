@@ -231,7 +231,7 @@ def test_a_4xx_answer_is_not_retried(web, settings):
             pass
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Refuse)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         settings.COM_SOM_ENDPOINTS = {"default": f"http://127.0.0.1:{server.server_port}/som"}
         order = submit(web.channel, superfibre(wifiManagement=False))

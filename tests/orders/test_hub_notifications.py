@@ -57,7 +57,8 @@ class Listener:
 
         self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/listener"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -178,8 +179,8 @@ def test_a_patch_that_changes_nothing_queues_nothing(web):
     hub_id = register(web).json()["id"]
     created = create_order(web, superfibre())
 
-    response = web.patch(f"{BASE}/productOrder/{created['id']}", data=json.dumps({"description": created["description"]}),
-                         content_type="application/json")
+    response = web.patch(f"{BASE}/productOrder/{created['id']}",
+                         data=json.dumps({"description": created["description"]}), content_type="application/json")
 
     assert response.status_code == 200
     assert event_types(hub_id) == ["ProductOrderCreateEvent"]

@@ -74,6 +74,56 @@ def test_a_malformed_event_is_400_and_stores_nothing(accepted, raw):
     assert not InboundEvent.objects.exists()
 
 
+def _set(path, value):
+    def mutate(event):
+        target = event
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return mutate
+
+
+SO = ("event", "serviceOrder")
+
+
+@pytest.mark.parametrize("mutate", [
+    _set(("eventType",), 5),
+    _set(("event",), "not an object"),
+    _set(SO + ("state",), ["completed"]),
+    _set(SO + ("state",), "done"),
+    _set(SO + ("serviceOrderItem",), 7),
+    _set(SO + ("serviceOrderItem",), [{"id": "1", "state": {"x": 1}}]),
+    _set(SO + ("serviceOrderItem",), [{"state": "completed"}]),
+], ids=["eventType-int", "event-str", "state-list", "state-unknown", "items-int", "item-state-object",
+        "item-without-id"])
+def test_a_malformed_signed_event_is_400_not_a_crash(accepted, som, mutate):
+    _, service_order = accepted
+    event = som.event(service_order)
+    mutate(event)
+
+    response = post_event(event)
+
+    assert response.status_code == 400, response.content
+    assert_valid(TMF641, "Error", response.json())
+    assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.parametrize("mutate", [
+    _set(SO + ("serviceOrderItem",), [{"id": "1", "state": "inProgress", "service": "x", "errorMessage": 3}]),
+    _set(SO + ("errorMessage",), "boom"),
+], ids=["item-extras-malformed", "order-errors-malformed"])
+def test_malformed_optional_parts_of_an_event_are_ignored(accepted, som, mutate):
+    order, service_order = accepted
+    event = som.event(service_order)
+    event["event"]["serviceOrder"]["state"] = "inProgress"
+    mutate(event)
+
+    assert post_event(event).status_code == 201
+    assert apply_som_event(inbound_event_id=InboundEvent.objects.get().pk)
+    service_order.refresh_from_db()
+    assert service_order.state == "inProgress"
+
+
 def test_an_event_without_its_event_id_is_400(accepted, som):
     _, service_order = accepted
     event = som.event(service_order)
