@@ -47,7 +47,7 @@ def in_fallout(web, som, body=None):
 
 def test_release_of_an_order_with_a_future_start_date_waits_for_it(web, agent):
     body = superfibre(customer="CUST-4004")
-    body["requestedStartDate"] = "2031-01-01T08:00:00Z"
+    body["requestedStartDate"] = "2029-06-01T08:00:00Z"
     order = submit(web.channel, body)
     assert order.state == "held"
 
