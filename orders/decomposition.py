@@ -11,7 +11,8 @@ Rules applied:
 - modify: the same target set, compared with the services the product has now: a CFS whose inputs
   changed is modified, a new one added, one no longer wanted deleted; an unchanged one is left alone.
 - delete: every service of the product is deleted, except one still serving another live product.
-- a shareable CFS needed by several items of the order at the same place is planned once.
+- a shareable CFS needed by several items of the order at the same place is planned once, dimensioned
+  for the most demanding of them (the larger of two numeric inputs).
 - a CFS that relies on another (Static-IP on Internet-Access) depends on it when both are in the plan;
   for deletes the dependency is reversed (the dependent goes first).
 """
@@ -66,6 +67,10 @@ class PlannedService:
     service_id: str = ""
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def condition_holds(rule: Rule, characteristics: dict) -> bool:
     if not rule.condition_characteristic:
         return True
@@ -109,7 +114,12 @@ def plan(items: list[ItemInput], technology_by_place: dict[str, str]) -> list[Pl
                 existing.item_ids.append(item_id)
             existing.mandatory = existing.mandatory or service.mandatory
             for name, value in service.characteristics.items():
-                existing.characteristics.setdefault(name, value)
+                current = existing.characteristics.get(name)
+                if _is_number(value) and _is_number(current):
+                    # a shared service is dimensioned for the most demanding product it serves
+                    existing.characteristics[name] = max(current, value)
+                else:
+                    existing.characteristics.setdefault(name, value)
             return
         service.item_ids.append(item_id)
         planned[key] = service

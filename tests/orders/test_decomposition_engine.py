@@ -49,6 +49,14 @@ def test_shared_service_of_a_bundle_is_planned_once():
     assert len(cpe) == 1 and cpe[0].item_ids == ["1", "2"]
 
 
+def test_shared_service_is_dimensioned_for_the_most_demanding_product():
+    business = (Rule("Internet-Access", True, ("downloadSpeed",), shareable=True),)
+    services = plan([add("1", BROADBAND, downloadSpeed=100, wifiManagement=False, routerModel="A"),
+                     add("2", business, downloadSpeed=1000)], TECH)
+    access = [s for s in services if s.service_code == "Internet-Access"]
+    assert len(access) == 1 and access[0].characteristics["downloadSpeed"] == 1000
+
+
 def test_dependency_between_services():
     services = plan([add("1", BROADBAND, downloadSpeed=200, wifiManagement=False, routerModel="A"),
                      add("2", STATIC_IP, ipVersion="IPv4")], TECH)
