@@ -224,3 +224,17 @@ def test_one_item_completed_and_one_failed_gives_partial(web, som):
     assert sorted(u.compensates.service_specification.code for u in undone) == ["CPE-Management", "Internet-Access"]
     assert {u.place["id"] for u in undone} == {"ADDR-3003"}
     assert {u.state for u in undone} == {SomState.COMPLETED}
+
+
+def test_every_change_of_the_order_is_versioned_in_history_and_in_the_timeline(web, som):
+    order = som.fulfil(submit(web.channel, superfibre()))
+    assert order.state == OrderState.COMPLETED
+    # each change bumps the version and saves once: one history row per version, none without a bump
+    assert order.history.count() == order.version
+    assert list(order.history.order_by("history_id").values_list("version", flat=True)) == \
+        list(range(1, order.version + 1))
+    for item_row in order.items.all():
+        assert item_row.history.count() >= 3  # captured, started, completed (+ product linked)
+    states = [e.payload.get("to") for e in order.events.filter(type=OrderEvent.Type.STATE_CHANGED)]
+    assert states == [OrderState.COMPLETED]
+    assert order.events.filter(type=OrderEvent.Type.FULFILMENT_STARTED).count() == 1
