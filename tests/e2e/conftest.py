@@ -95,6 +95,7 @@ def celery_worker_session(django_db_setup, django_db_blocker):
 
     from comapp.celery import app
 
+    app.control.purge()  # tasks a previous, interrupted run left on the test queue
     with django_db_blocker.unblock():
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             yield
@@ -121,8 +122,10 @@ def som(som_session, settings, celery_worker_session, transactional_db):
     som_session.call("POST", "/_sim/reset")
     call_command("load_demo", verbosity=0)
     yield som_session
-    wait_idle()
+    # Quiet everything before the test database is flushed: the simulator stops sending first, then the
+    # worker finishes what it has (a task holding row locks during the flush's TRUNCATE would deadlock it).
     som_session.call("POST", "/_sim/reset")
+    wait_idle()
 
 
 def wait_for(predicate, timeout=40, interval=0.2, what="condition"):
@@ -135,13 +138,21 @@ def wait_for(predicate, timeout=40, interval=0.2, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def wait_idle(timeout=20):
-    """No outbox message pending and no SOM event unprocessed: the worker has nothing left to do."""
-    from orders.models import InboundEvent, OutboxMessage
+def wait_idle(timeout=20, quiet_for=1.0):
+    """Nothing pending in the outbox, no SOM event unprocessed, and the database quiet for ``quiet_for`` s."""
+    from orders.models import InboundEvent, OutboxMessage, ProductOrder
+
+    def fingerprint():
+        return (OutboxMessage.objects.filter(status="pending").count(),
+                InboundEvent.objects.filter(processed_at__isnull=True).count(),
+                InboundEvent.objects.count(), sum(ProductOrder.objects.values_list("version", flat=True)))
 
     deadline = time.time() + timeout
+    last, since = None, time.time()
     while time.time() < deadline:
-        if not OutboxMessage.objects.filter(status="pending").exists() and \
-                not InboundEvent.objects.filter(processed_at__isnull=True).exists():
+        now = fingerprint()
+        if now != last:
+            last, since = now, time.time()
+        elif now[:2] == (0, 0) and time.time() - since >= quiet_for:
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
