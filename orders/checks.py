@@ -95,7 +95,9 @@ class ServiceabilityCheck(Check):
             # one access per place: it must carry every item ordered there, not just the first one
             carried = {o.technology for o in fast_enough}
             usable[place_id] = [t for t in usable.get(place_id, [o.technology for o in options]) if t in carried]
-        technology = {place_id: names[0] for place_id, names in usable.items()}
+        problems += [f"no single access technology at {place_id} carries every item ordered there"
+                     for place_id, names in usable.items() if not names]
+        technology = {place_id: names[0] for place_id, names in usable.items() if names}
         if problems:
             return CheckResult.failed("NOT_SERVICEABLE", "; ".join(problems), technology=technology)
         return CheckResult.passed(", ".join(f"{p}: {t}" for p, t in technology.items()) or "no address needed",

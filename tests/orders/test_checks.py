@@ -347,3 +347,19 @@ def test_a_future_requested_start_date_defers_the_order_until_it_is_due(web):
     order.refresh_from_db()
     assert order.state == "inProgress"
     assert ServiceOrder.objects.filter(order=order).count() == 1
+
+
+def test_serviceability_fails_when_no_one_technology_carries_every_item_at_an_address(web):
+    from orders.checks import ServiceabilityCheck
+    from orders.models import ServiceabilityRecord
+
+    ServiceabilityRecord.objects.create(place_id="ADDR-SPLIT", technology="HFC", max_download_mbps=1000,
+                                        preference=1)
+    ServiceabilityRecord.objects.create(place_id="ADDR-SPLIT", technology="GPON", max_download_mbps=200,
+                                        preference=2)
+    # both exist at the address, but the 1 Gbps item rules out GPON and only HFC remains: that passes
+    body = order_body("split-1", customer="CUST-3003", productOrderItem=[
+        item("1", place="ADDR-SPLIT", downloadSpeed=200),
+        item("2", offering="PO-BIZ-FIBRE-1G", place="ADDR-SPLIT", downloadSpeed=1000, sla="standard")])
+    result = ServiceabilityCheck().run(capture(web.channel, body))
+    assert result.outcome == "pass" and result.details["technology"] == {"ADDR-SPLIT": "HFC"}
