@@ -60,6 +60,11 @@ def parse_int_param(request, name: str, default: int, *, minimum: int, maximum: 
     return value
 
 
+def filter_params(request) -> dict[str, str]:
+    """The query parameters that are attribute filters (everything but fields, offset, limit...)."""
+    return {name: value for name, value in request.query_params.items() if name not in RESERVED_PARAMS}
+
+
 def select_fields(data: dict, fields: set[str] | None) -> dict:
     if not fields:
         return data

@@ -9,7 +9,7 @@ from catalog.api.representations import (
 from catalog.selectors import (
     latest_specification, offering_detail, offering_list, specification_list, specification_version,
 )
-from comapp.tmf import RESERVED_PARAMS, paged_response, parse_int_param, single_response
+from comapp.tmf import filter_params, paged_response, parse_int_param, single_response
 
 _TAG = ["TMF620 Product Catalog"]
 _FIELDS = OpenApiParameter("fields", str, description="Comma-separated attributes to return.")
@@ -19,10 +19,6 @@ _PAGING = [
 ]
 _LIST = {"type": "array", "items": {"type": "object"}}
 _ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="TMF Error")
-
-
-def _filters(request) -> dict[str, str]:
-    return {name: value for name, value in request.query_params.items() if name not in RESERVED_PARAMS}
 
 
 class ProductOfferingListApi(APIView):
@@ -45,7 +41,7 @@ class ProductOfferingListApi(APIView):
         },
     )
     def get(self, request):
-        offerings = offering_list(filters=_filters(request))
+        offerings = offering_list(filters=filter_params(request))
         return paged_response(request, offerings, lambda row: product_offering(row, request),
                               allowed_fields=OFFERING_FIELDS)
 
@@ -83,7 +79,7 @@ class ProductSpecificationListApi(APIView):
         },
     )
     def get(self, request):
-        specifications = specification_list(filters=_filters(request))
+        specifications = specification_list(filters=filter_params(request))
         return paged_response(request, specifications, lambda row: product_specification(row, request),
                               allowed_fields=SPECIFICATION_FIELDS)
 

@@ -3,7 +3,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.views import APIView
 
-from comapp.tmf import RESERVED_PARAMS, paged_response, single_response
+from comapp.tmf import filter_params, paged_response, single_response
 from inventory.api.representations import PRODUCT_FIELDS, product
 from inventory.selectors import product_detail, product_list
 
@@ -34,8 +34,7 @@ class ProductListApi(APIView):
         },
     )
     def get(self, request):
-        filters = {name: value for name, value in request.query_params.items() if name not in RESERVED_PARAMS}
-        products = product_list(user=request.user, filters=filters)
+        products = product_list(user=request.user, filters=filter_params(request))
         return paged_response(request, products, lambda row: product(row, request), allowed_fields=PRODUCT_FIELDS)
 
 

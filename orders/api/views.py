@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from comapp.errors import ComError, ValidationFailed
-from comapp.tmf import RESERVED_PARAMS, absolute_url, paged_response, single_response
+from comapp.tmf import absolute_url, filter_params, paged_response, single_response
 from orders import selectors
 from orders.services import notifications
 from orders.services.capture import capture_order
@@ -61,8 +61,7 @@ class ProductOrderListCreateApi(APIView):
         responses={200: OpenApiTypes.OBJECT, 206: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        params = {k: v for k, v in request.query_params.items() if k not in RESERVED_PARAMS}
-        queryset = selectors.filter_orders(selectors.orders_visible_to(request.user), params)
+        queryset = selectors.filter_orders(selectors.orders_visible_to(request.user), filter_params(request))
         return paged_response(request, queryset, lambda order: product_order(order, request),
                               allowed_fields=ORDER_FIELDS)
 
