@@ -3,7 +3,8 @@
 Each public command locks the product order first (see ``common.lock_order``) and runs in one
 transaction: the state changes, the events and the outbox rows they cause commit together.
 
-Failure policy of a failed CFS, in this order:
+A service order SOM refuses (4xx), or that cannot be delivered within the bounded attempts, sends its items
+to the fallout queue. Failure policy of a CFS that SOM reports failed, in this order:
 1. a compensation that failed goes to fallout (nothing automatic is left);
 2. retry with a new service order while ``attempts <= max_retries`` (an explicit, bounded counter);
 3. an optional CFS is accepted as missing (the order ends ``partial``);
@@ -155,13 +156,17 @@ def service_order_refused(*, service_order_id: str, error: dict) -> None:
     record_event(order, kind, actor=f"som:{service_order.som}",
                  message=f"{service_order.external_id}: {error.get('code')} after {error.get('attempts')} attempt(s)",
                  payload=error)
+    # Not a failure of the service but of the request (4xx) or of the road to SOM (attempts spent): sending
+    # it again would meet the same answer, so it goes straight to an agent.
+    reason = ("SOM refused the service order" if error.get("code") == "SOM_REFUSED"
+              else f"SOM unreachable after {error.get('attempts')} attempt(s)")
     for item in list(service_order.items.filter(state=SomState.PLANNED)):
         item.reject()
         item.error = error
         save_with_reason(item, error.get("code", "refused"))
-        handle_failed_service_item(order, item, actor="system")
+        open_fallout(order, item, reason_code=error.get("code", "SOM_REFUSED"),
+                     message=f"{item.service_specification.code}: {reason}", actor="system")
     touch(order)
-    submit_ready_items(order)
     aggregation.refresh_states(order, actor="system")
 
 

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import ServiceSpecification
-from orders.models import OrderEvent, OutboxMessage, ServiceOrder, ServiceOrderItem
+from orders.models import Fallout, OrderEvent, OutboxMessage, ServiceOrder, ServiceOrderItem
 from orders.services import outbox
 from orders.services.decomposition import decompose_order
 from orders.services.fulfilment import service_order_accepted, service_order_refused
@@ -137,7 +137,7 @@ def test_service_order_accepted_acknowledges_and_nothing_more(web):
     assert order.events.filter(type=OrderEvent.Type.SERVICE_ORDER_ACCEPTED).count() == 1
 
 
-def test_service_order_refused_rejects_its_items_and_applies_the_failure_policy(web):
+def test_service_order_refused_rejects_its_items_and_sends_them_to_fallout(web):
     order = submit(web.channel, superfibre())
     [service_order] = service_orders(order)
     error = {"code": "SOM_REFUSED", "status": 400, "attempts": 1, "detail": {"message": "bad request"}}
@@ -146,22 +146,23 @@ def test_service_order_refused_rejects_its_items_and_applies_the_failure_policy(
 
     service_order.refresh_from_db()
     assert service_order.state == "rejected" and service_order.error == error
-    # Internet-Access and CPE-Management have retries: a new service order; WiFi is optional: missing
+    # a 4xx is fallout: no retry (SOM would refuse the same request again), no compensation
     assert [(p[1], p[3]) for p in plan(order)] == [
-        ("Internet-Access", "planned"), ("WiFi-Management", "rejected"), ("CPE-Management", "planned")]
-    retry = service_orders(order)[1]
-    assert retry.purpose == "retry" and retry.state == "planned"
-    assert sorted(i.service_specification.code for i in retry.items.all()) == ["CPE-Management", "Internet-Access"]
-    assert {i.attempts for i in retry.items.all()} == {2}
+        ("Internet-Access", "rejected"), ("WiFi-Management", "rejected"), ("CPE-Management", "rejected")]
+    assert len(service_orders(order)) == 1
+    fallouts = Fallout.objects.filter(order=order, resolved_at__isnull=True)
+    assert sorted(f.service_order_item.service_specification.code for f in fallouts) == \
+        ["CPE-Management", "Internet-Access", "WiFi-Management"]
+    assert {f.reason_code for f in fallouts} == {"SOM_REFUSED"}
     types = list(order.events.values_list("type", flat=True))
-    assert types.count("serviceOrderRefused") == 1 and types.count("retryScheduled") == 2
-    assert "partialAccepted" in types
+    assert types.count("serviceOrderRefused") == 1 and types.count("falloutOpened") == 3
+    assert "retryScheduled" not in types
     order.refresh_from_db()
-    assert order.state == "inProgress"
+    assert order.state == "held" and order.items.get().state == "held"
 
     before = order.events.count()
     service_order_refused(service_order_id=service_order.pk, error=error)  # told twice: nothing more
-    assert order.events.count() == before and len(service_orders(order)) == 2
+    assert order.events.count() == before and len(service_orders(order)) == 1
 
 
 # --- the outbox relay --------------------------------------------------------------------------------
@@ -207,9 +208,11 @@ def test_delivery_to_an_unreachable_som_backs_off_then_gives_up(web, settings, d
     assert service_order.state == "rejected"
     assert service_order.error["code"] == "SOM_UNREACHABLE" and service_order.error["attempts"] == 3
     assert order.events.filter(type=OrderEvent.Type.SERVICE_ORDER_UNDELIVERABLE).count() == 1
-    # both CFS have retries left: COM sends them again in a new service order (with its own message)
-    retry = service_orders(order)[1]
-    assert retry.purpose == "retry" and retry.outbox_message.status == "pending"
+    # the bounded attempts are spent: the items go to an agent, nothing is sent again on its own
+    assert len(service_orders(order)) == 1
+    assert set(Fallout.objects.filter(order=order).values_list("reason_code", flat=True)) == {"SOM_UNREACHABLE"}
+    order.refresh_from_db()
+    assert order.state == "held"
     assert outbox.deliver(message.pk) == "skipped"  # a dead message is never sent again
 
 
