@@ -215,3 +215,34 @@ def test_a_silent_som_is_read_back_and_then_falls_out(som, channel, settings):
     order = ProductOrder.objects.get(pk=order_id)
     assert order.state == "held"
     assert Fallout.objects.filter(order=order, reason_code="SOM_SILENT").count() == 2
+
+
+def test_the_same_order_sent_concurrently_creates_one_order(som, make_channel):
+    """Five identical requests at once (a channel retrying on timeout): one order, every answer names it."""
+    import threading
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    token = make_channel("race").token
+    body = json.dumps(order_body("race-1", productOrderItem=[item(downloadSpeed=200, wifiManagement=False)]))
+    answers, barrier = [], threading.Barrier(5)
+
+    def send():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        barrier.wait()
+        response = client.post(f"{BASE}/productOrder", data=body, content_type="application/json",
+                               HTTP_IDEMPOTENCY_KEY="race-key")
+        answers.append((response.status_code, response.json().get("id")))
+        connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 5 and {status for status, _ in answers} == {201}
+    assert len({order_id for _, order_id in answers}) == 1
+    assert ProductOrder.objects.filter(external_id="race-1").count() == 1
+    settle(answers[0][1])
