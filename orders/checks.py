@@ -58,8 +58,9 @@ class BusinessRuleCheck(Check):
     def run(self, order):
         limit = settings.COM_MAX_PRODUCTS_PER_ACCOUNT
         live = Product.objects.filter(customer_id=order.customer_id, status__in=LIVE_PRODUCT_STATUSES).count()
-        adding = sum(i.quantity for i in _items(order) if i.action == ItemAction.ADD)
-        leaving = sum(1 for i in _items(order) if i.action == ItemAction.DELETE)
+        items = _items(order)
+        adding = sum(i.quantity for i in items if i.action == ItemAction.ADD)
+        leaving = sum(1 for i in items if i.action == ItemAction.DELETE)
         after = live + adding - leaving
         if after > limit:
             return CheckResult.failed("MAX_PRODUCTS_PER_ACCOUNT",

@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from django.core.cache import cache
 
 from orders.api.throttling import ChannelRateThrottle
