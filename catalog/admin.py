@@ -1,21 +1,106 @@
-"""Catalog admin: admins edit the catalog here. A specification version an order item was captured against is
-frozen; it changes only by creating a new version (the "Create a new version" action)."""
+"""Catalog admin: admins edit the catalog here. A product specification version an order item was captured
+against is frozen, and so is a service specification (CFS) version such a specification names; each changes
+only by creating a new version (the "Create a new version" actions). A frozen version's history is read-only
+too: django-simple-history's revert form would otherwise write an old version over it."""
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
 from catalog import services
 from catalog.models import (
-    DecompositionRule, ProductOffering, ProductOfferingPrice, ProductSpecCharacteristic, ProductSpecification,
+    DecompositionRule,
+    ProductOffering,
+    ProductOfferingPrice,
+    ProductSpecCharacteristic,
+    ProductSpecification,
     ServiceSpecification,
 )
 
 
+class _FrozenVersionAdmin(SimpleHistoryAdmin):
+    """A versioned catalog row: view only once in use, its history included."""
+
+    # Refusing the change refuses the change form; the history form checks only the view permission.
+    def has_change_permission(self, request, obj=None):
+        return not (obj and obj.in_use) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj and obj.in_use) and super().has_delete_permission(request, obj)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD") and not self.has_change_permission(
+                request, self.get_object(request, object_id)):
+            raise PermissionDenied("This version is in use: it is frozen. Create a new version instead.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None):
+        return not self.has_change_permission(request, obj) or super().revert_disabled(request, obj)
+
+
+class ServiceSpecificationForm(forms.ModelForm):
+    class Meta:
+        model = ServiceSpecification
+        fields = "__all__"
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if self.instance.pk is None and ServiceSpecification.objects.filter(code=code).exists():
+            raise forms.ValidationError(f"Service specification {code} exists: change it with the "
+                                        "\"Create a new version\" action, or edit a version not yet in use.")
+        return code
+
+    def clean_depends_on(self):
+        depends_on = self.cleaned_data["depends_on"]
+        code = self.instance.code or self.cleaned_data.get("code")
+        if any(dependency.code == code for dependency in depends_on):
+            raise forms.ValidationError(f"{code} cannot depend on itself.")
+        return depends_on
+
+
 @admin.register(ServiceSpecification)
-class ServiceSpecificationAdmin(SimpleHistoryAdmin):
-    list_display = ("code", "name", "som", "max_retries", "failure_policy", "shareable", "reversible")
+class ServiceSpecificationAdmin(_FrozenVersionAdmin):
+    form = ServiceSpecificationForm
+    list_display = ("code", "version", "name", "som", "max_retries", "failure_policy", "shareable", "reversible",
+                    "frozen")
     list_filter = ("som", "failure_policy")
     search_fields = ("code", "name")
     filter_horizontal = ("depends_on",)
+    actions = ["create_new_version"]
+
+    @admin.display(boolean=True, description="in use (frozen)")
+    def frozen(self, obj):
+        return obj.in_use
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code and version name the row: a new version is made by the action, never by renumbering.
+        return ("code", "version") if obj else ("version",)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        services.update_service_specification(
+            specification=obj, actor_name=request.user.get_username(),
+            changes={name: form.cleaned_data[name] for name in form.changed_data if name in services.SERVICE_SETTINGS},
+            depends_on=([d.code for d in form.cleaned_data["depends_on"]] if "depends_on" in form.changed_data
+                        else None))
+
+    def save_related(self, request, form, formsets, change):
+        if not change:  # on a change, update_service_specification has set the dependencies
+            super().save_related(request, form, formsets, change)
+
+    def has_revise_permission(self, request):
+        # A new CFS version makes new product specification versions and repoints offerings too.
+        return request.user.has_perms(["catalog.add_servicespecification", "catalog.add_productspecification",
+                                        "catalog.change_productoffering"])
+
+    @admin.action(description="Create a new version", permissions=["revise"])
+    def create_new_version(self, request, queryset):
+        revised = [services.revise_service_specification(code=code, actor_name=request.user.get_username())
+                   for code in sorted(set(queryset.values_list("code", flat=True)))]
+        self.message_user(request, "Created " + "; ".join(str(revision) for revision in revised)
+                          + ". The offerings that sold the old versions now sell the new ones; orders already "
+                            "captured keep the versions they were captured with.")
 
 
 class _FrozenWhenInUse:
@@ -46,20 +131,13 @@ class DecompositionRuleInline(_FrozenWhenInUse, admin.TabularInline):
 
 
 @admin.register(ProductSpecification)
-class ProductSpecificationAdmin(SimpleHistoryAdmin):
+class ProductSpecificationAdmin(_FrozenVersionAdmin):
     list_display = ("spec_id", "version", "name", "lifecycle_status", "requires_place", "requires_appointment",
                     "last_update")
     list_filter = ("lifecycle_status",)
     search_fields = ("spec_id", "name")
     inlines = [CharacteristicInline, DecompositionRuleInline]
     actions = ["create_new_version"]
-
-    # Refusing the change also refuses django-simple-history's revert, which would rewrite a frozen version.
-    def has_change_permission(self, request, obj=None):
-        return not (obj and obj.in_use) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return not (obj and obj.in_use) and super().has_delete_permission(request, obj)
 
     @admin.action(description="Create a new version", permissions=["add"])
     def create_new_version(self, request, queryset):

@@ -22,6 +22,14 @@ SERVICE_SPECIFICATIONS = [
     ("ONT-Installation", "Fibre ONT installation visit", 0, FailurePolicy.FALLOUT, False, False, []),
     ("Modem-Shipment", "Cable modem shipment", 0, FailurePolicy.FALLOUT, False, False, []),
 ]
+# code -> (milestones SOM reports, in order; the point of no return; how it is undone past it or once built)
+MILESTONES = {
+    "Internet-Access": (["assigned", "activated"], "activated", "terminate"),
+    "CPE-Management": (["reserved", "dispatched", "delivered"], "dispatched", "return"),
+    "Static-IP": (["allocated", "activated"], "activated", "terminate"),
+    "ONT-Installation": (["scheduled", "assigned", "installed"], "assigned", "cancel"),
+    "Modem-Shipment": (["dispatched", "delivered"], "dispatched", "return"),
+}
 
 
 def _char(name, value_type, mandatory, allowed, default, unit="", description=""):
@@ -105,13 +113,20 @@ def _monthly(amount: str) -> dict:
             "recurring_period": "month"}
 
 
+def _option(name: str, amount: str, characteristic: str, value) -> dict:
+    """A monthly charge that applies only with one value of a characteristic (a premium router, a faster line)."""
+    return {**_monthly(amount), "name": name, "condition_characteristic": characteristic, "condition_value": value}
+
+
 def _one_time(amount: str, name: str = "Activation fee") -> dict:
     return {"name": name, "price_type": PriceType.ONE_TIME, "amount": Decimal(amount), "recurring_period": ""}
 
 
 PRODUCT_OFFERINGS = [
     {"offering_id": "PO-SUPERFIBRE-200", "name": "SuperFibre 200 Home", "spec_id": "PS-RES-BB",
-     "category": "residential", "prices": [_monthly("39.99"), _one_time("49.00")]},
+     "category": "residential", "prices": [_monthly("39.99"), _one_time("49.00"),
+                                           _option("Speed 500 Mbps", "10.00", "downloadSpeed", 500),
+                                           _option("Premium router", "4.00", "routerModel", "FritzBox 7590")]},
     {"offering_id": "PO-BIZ-FIBRE-1G", "name": "Business Fiber 1Gbps", "spec_id": "PS-BIZ-FIBRE",
      "category": "business", "prices": [_monthly("149.00"), _one_time("199.00")]},
     {"offering_id": "PO-STATIC-IP", "name": "Static IP", "spec_id": "PS-STATIC-IP", "category": "business",

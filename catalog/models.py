@@ -8,6 +8,13 @@ Versioning: a ``ProductSpecification`` row is one version. Its characteristics a
 once an order item has been captured against it; a change is made on a new version
 (``services.revise_specification``), which the offerings then sell. Order items keep the version they
 were captured with, so decomposition of an old order never sees a newer rule.
+
+A ``ServiceSpecification`` row is one version of a CFS too, and a rule names a version, not a code. A CFS
+version is frozen once a product specification version in use names it (or a service order item was
+planned with it); a change of its settings is a new version (``services.revise_service_specification``),
+which new versions of the product specifications using it name and the offerings then sell. So an order
+is decomposed and replanned with the whole catalog as it was captured: its product specification
+versions, their rules, and the CFS versions those rules name.
 """
 from django.db import models
 from django.utils import timezone
@@ -35,9 +42,11 @@ class FailurePolicy(models.TextChoices):
 
 
 class ServiceSpecification(models.Model):
-    """A customer-facing service (CFS) that a SOM knows how to build."""
+    """One version of a customer-facing service (CFS) that a SOM knows how to build, and how COM fulfils it."""
 
-    code = models.CharField(max_length=80, unique=True, help_text="The TMF641 serviceSpecification id and name.")
+    code = models.CharField(max_length=80, help_text="Stable id shared by every version: the TMF641 "
+                                                     "serviceSpecification id and name.")
+    version = models.PositiveIntegerField(default=1)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     som = models.CharField(max_length=40, default="default", help_text="Key of the SOM that builds it (COM_SOM_ENDPOINTS).")
@@ -47,17 +56,37 @@ class ServiceSpecification(models.Model):
         default=False, help_text="One instance serves every product of the same order at the same place."
     )
     reversible = models.BooleanField(default=True, help_text="Can be undone by a delete once completed.")
+    milestones = models.JSONField(default=list, blank=True,
+                                  help_text="The milestones SOM reports while building it, in order "
+                                            "(e.g. reserved, dispatched, delivered).")
+    compensation_action = models.CharField(
+        max_length=20, choices=[("cancel", "cancel at SOM"), ("return", "return process"),
+                                ("terminate", "termination")], default="terminate",
+        help_text="How it is undone once past its point of no return or built (a delete service order item, which "
+                  "SOM carries out as a return or a termination).")
+    point_of_no_return = models.CharField(
+        max_length=40, blank=True, help_text="The SOM milestone (e.g. dispatched, activated) after which cancelling "
+                                             "it means compensating it; empty: cancellable until completed.")
     depends_on = models.ManyToManyField(
         "self", symmetrical=False, blank=True, related_name="required_by",
-        help_text="Services that must be completed before this one is submitted.",
+        help_text="Services that must be completed before this one is submitted, named by their code (whichever "
+                  "version of them an order builds).",
     )
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["code"]
+        ordering = ["code", "-version"]
+        constraints = [models.UniqueConstraint(fields=["code", "version"], name="uniq_service_spec_version")]
 
     def __str__(self) -> str:
-        return self.code
+        return f"{self.code} v{self.version}"
+
+    @property
+    def in_use(self) -> bool:
+        """True once a product specification version in use names it, or a service was planned with it: it is
+        frozen from then on."""
+        return (self.rules.filter(specification__order_items__isnull=False).exists()
+                or self.serviceorderitem_set.exists())
 
 
 class ProductSpecification(models.Model):
@@ -181,9 +210,18 @@ class ProductOfferingPrice(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
     recurring_period = models.CharField(max_length=20, blank=True, help_text="e.g. month")
+    condition_characteristic = models.CharField(
+        max_length=80, blank=True, help_text="Charged only when the product's characteristic of this name has "
+                                             "the value below (TMF620 prodSpecCharValueUse); empty: always.")
+    condition_value = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["offering", "id"]
 
     def __str__(self) -> str:
         return f"{self.name}: {self.amount} {self.currency}"
+
+    def applies_to(self, characteristics: dict | None) -> bool:
+        if not self.condition_characteristic:
+            return True
+        return (characteristics or {}).get(self.condition_characteristic) == self.condition_value

@@ -36,6 +36,10 @@ class ValidationFailed(ComError):
     status, code, reason = 400, "VALIDATION_FAILED", "The request is not valid"
 
 
+class Forbidden(ComError):
+    status, code, reason = 403, "FORBIDDEN", "Not allowed for this caller"
+
+
 class NotFound(ComError):
     status, code, reason = 404, "NOT_FOUND", "Resource not found"
 
@@ -46,3 +50,16 @@ class Conflict(ComError):
 
 class NotAllowed(ComError):
     status, code, reason = 409, "NOT_ALLOWED_IN_STATE", "Not allowed in the current state"
+
+
+class PreconditionFailed(ComError):
+    """The resource is no longer at the version the request was prepared against (``If-Match``, HTTP 412).
+
+    ``current_version`` is the version it is at: the API answers it as the ``ETag`` of the error response.
+    """
+
+    status, code, reason = 412, "PRECONDITION_FAILED", "The resource has changed since it was read"
+
+    def __init__(self, message: str = "", *, current_version: int | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.current_version = current_version

@@ -1,5 +1,6 @@
 """The one API error handler: every failure leaves COM as a TMF Error body (code, reason, message, status)."""
 import logging
+from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
@@ -7,7 +8,8 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from .errors import ComError
+from .errors import ComError, PreconditionFailed
+from .tmf import etag
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,9 @@ def _flatten(detail, path="") -> list[tuple[str, str]]:
     if isinstance(detail, dict):
         out = []
         for key, value in detail.items():
+            if isinstance(key, int):  # DRF keys a list's errors by the index of the entry
+                out += _flatten(value, f"{path}[{key}]")
+                continue
             sub = key if key != "non_field_errors" else ""
             out += _flatten(value, f"{path}.{sub}".strip(".") if sub else path)
         return out
@@ -43,11 +48,21 @@ def _flatten(detail, path="") -> list[tuple[str, str]]:
     return [(path, str(detail))]
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 def tmf_exception_handler(exc, context):
     if isinstance(exc, ComError):
+        # A 412 tells the client the version the resource is at now, as GET would.
+        headers = ({"ETag": etag(exc.current_version)}
+                   if isinstance(exc, PreconditionFailed) and exc.current_version is not None else None)
         return Response(
             error_body(status=exc.status, code=exc.code, reason=exc.reason, message=exc.message, problems=exc.problems),
-            status=exc.status,
+            status=exc.status, headers=headers,
         )
     if isinstance(exc, RequestDataTooBig):
         exc = drf.APIException("Request body too large")
@@ -70,8 +85,9 @@ def tmf_exception_handler(exc, context):
         code = getattr(exc, "default_code", "error").upper()
         if status == 413:
             code = "PAYLOAD_TOO_LARGE"
-        body = error_body(status=status, code=code, reason=str(getattr(exc, "default_detail", detail)),
-                          message=str(detail))
+        # The reason is the HTTP phrase, never DRF's default_detail: that is a template
+        # ('Method "{method}" not allowed.') which only the message has filled in.
+        body = error_body(status=status, code=code, reason=_phrase(status), message=str(detail))
     response.data = body
     return response
 

@@ -1,11 +1,14 @@
-"""Settings, all from the environment.
+"""Settings of the demo and the tests, all from the environment.
 
 Defaults run with nothing installed but Python: a SQLite file in the repo folder and kombu's
 ``filesystem://`` broker. Set ``DATABASE_URL`` and ``CELERY_BROKER_URL`` for PostgreSQL and Redis.
-``comapp.production`` hardens these for a deployment (``manage.py check --deploy`` passes there).
+The defaults (secret key, SOM signing secret, addresses) are the demo's: ``comapp.production`` refuses
+to start with them, and hardens the rest for a deployment (``manage.py check --deploy`` passes there).
 """
-from pathlib import Path
+import json
 import os
+from datetime import timedelta
+from pathlib import Path
 
 import dj_database_url
 
@@ -20,6 +23,7 @@ def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
 
+# Demo default: comapp.production refuses it.
 SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-dev-key-change-me-in-production-0123456789abcdef")
 DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
@@ -35,7 +39,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
+    "axes",
+    "comapp",
     "catalog",
     "inventory",
     "orders",
@@ -51,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "comapp.urls"
@@ -86,12 +95,42 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def cache_config(url: str) -> dict:
+    """The ``default`` cache: Redis (django-redis) for a ``redis://`` URL, else the database cache.
+
+    Both are shared by every process and host of a deployment, so the per-channel throttle holds with
+    several gunicorn workers. The database cache's table is created by ``migrate`` (comapp.apps).
+    """
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": "com",
+                "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"}}
+    if url:
+        raise ValueError(f"CACHE_URL must be a redis:// URL (or unset for the database cache), not {url!r}")
+    return {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "com_cache"}
+
+
+# CACHE_URL, e.g. redis://127.0.0.1:6379/1: its own Redis database, apart from the Celery broker's.
+CACHES = {"default": cache_config(os.environ.get("CACHE_URL", "").strip())}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Admin logins: django-axes counts failures per username and IP in the database (shared by every process);
+# after AXES_FAILURE_LIMIT failures that pair is locked out for AXES_COOLOFF_TIME, even with the right password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Behind a proxy set AXES_IPWARE_META_PRECEDENCE_ORDER (see django-axes) so the client's address is used.
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -114,8 +153,9 @@ LOGIN_URL = "admin:login"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "orders.api.authentication.ChannelTokenAuthentication",
+        # Session for the browsable pages and the admin's users; no Basic authentication: passwords are
+        # never sent with API calls.
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["orders.api.throttling.ChannelRateThrottle"],
@@ -138,6 +178,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc served from this server (drf-spectacular-sidecar): no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["comapp.openapi.without_trailing_slash"],
 }
 
 # --- Celery ------------------------------------------------------------------------------------
@@ -166,38 +211,73 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
-    # Crash recovery for the outbox: anything due and not delivered is picked up again.
+    # The sweeps: each finds work whose task was lost (or failed) and queues it again, never twice at once.
     "relay-outbox": {"task": "orders.tasks.relay_outbox", "schedule": float(os.environ.get("COM_RELAY_SECONDS", 5))},
-    # Service orders SOM has gone quiet about are read back (TMF641 GET) and, if still silent, fall out.
-    "poll-silent-service-orders": {"task": "orders.tasks.poll_silent_service_orders", "schedule": 60.0},
-    # Orders whose checks never ran (a lost task) are started again.
-    "resume-stalled-orders": {"task": "orders.tasks.resume_stalled_orders", "schedule": 60.0},
+    "sweep-inbound-events": {"task": "orders.tasks.sweep_inbound_events",
+                             "schedule": float(os.environ.get("COM_RELAY_SECONDS", 5))},
+    "resume-orders": {"task": "orders.tasks.resume_orders", "schedule": 30.0},
+    # Service orders SOM is quiet about (or ended without saying how) are read back, and fall out if silent.
+    "read-back-service-orders": {"task": "orders.tasks.read_back_quiet_service_orders", "schedule": 60.0},
+    # Orders waiting on nothing, with no one on them, are put in front of a person (STALLED).
+    "watchdog": {"task": "orders.tasks.watchdog", "schedule": 60.0},
+    # COM's listener registered at the hub of each SOM that wants it.
+    "som-subscriptions": {"task": "orders.tasks.ensure_som_subscriptions", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".celerybeat-schedule")
 
 # --- COM -----------------------------------------------------------------------------------------
-# The SOM (TMF641) that service orders go to, and the secret it signs fulfilment events with.
-COM_SOM_ENDPOINTS = {"default": os.environ.get("COM_SOM_URL", "http://127.0.0.1:8100/tmf-api/serviceOrdering/v4")}
+# The SOMs (TMF641) service orders go to: key -> {url, secret its events are signed with, subscribe: register
+# COM's listener at its hub}. One SOM from COM_SOM_URL / SOM_EVENT_SECRET, or several as JSON in COM_SOM_ENDPOINTS.
+# The defaults are the demo's simulator: comapp.production requires the SOMs and their secrets from the environment.
 COM_SOM_EVENT_SECRET = os.environ.get("SOM_EVENT_SECRET", "somsim-demo-secret")
+COM_SOM_ENDPOINTS = json.loads(os.environ["COM_SOM_ENDPOINTS"]) if os.environ.get("COM_SOM_ENDPOINTS") else {
+    "default": {"url": os.environ.get("COM_SOM_URL", "http://127.0.0.1:8100/tmf-api/serviceOrdering/v4"),
+                "secret": COM_SOM_EVENT_SECRET, "subscribe": env_bool("COM_SOM_SUBSCRIBE", False)},
+}
+# A SOM event signed further than this from now is refused (replay); within it, eventId de-duplicates.
+COM_SOM_EVENT_MAX_AGE_SECONDS = int(os.environ.get("COM_SOM_EVENT_MAX_AGE_SECONDS", 300))
 COM_HTTP_TIMEOUT = float(os.environ.get("COM_HTTP_TIMEOUT", 5))
 COM_SOM_POLL_AFTER_SECONDS = int(os.environ.get("COM_SOM_POLL_AFTER_SECONDS", 300))
 COM_SOM_SILENCE_FALLOUT_SECONDS = int(os.environ.get("COM_SOM_SILENCE_FALLOUT_SECONDS", 3600))
+# A service order SOM ended without saying how some items ended: read back, then fallout after this long.
+COM_SOM_READBACK_FALLOUT_SECONDS = int(os.environ.get("COM_SOM_READBACK_FALLOUT_SECONDS", 600))
+# Liveness: exceptions tolerated per piece of work before an INTERNAL_ERROR fallout; how long an order may be
+# quiet before the watchdog looks at it; how long checks, a start, a message or an event may be overdue.
+COM_MAX_PROCESSING_ATTEMPTS = int(os.environ.get("COM_MAX_PROCESSING_ATTEMPTS", 3))
+COM_WATCHDOG_QUIET_SECONDS = int(os.environ.get("COM_WATCHDOG_QUIET_SECONDS", 120))
+COM_CHECKS_DEADLINE_SECONDS = int(os.environ.get("COM_CHECKS_DEADLINE_SECONDS", 600))
 # Outbox delivery: attempts and backoff (seconds, doubled per attempt up to the cap).
 COM_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("COM_OUTBOX_MAX_ATTEMPTS", 10))
 COM_OUTBOX_BACKOFF = float(os.environ.get("COM_OUTBOX_BACKOFF", 2))
 COM_OUTBOX_BACKOFF_CAP = float(os.environ.get("COM_OUTBOX_BACKOFF_CAP", 300))
-# The business checks run after capture, in order. Each is a small class (orders/checks.py).
+# The business checks run after capture, in order. Each is a small class (orders/check_rules.py).
 COM_ORDER_CHECKS = [
-    "orders.checks.BusinessRuleCheck",
-    "orders.checks.ServiceabilityCheck",
-    "orders.checks.CreditCheck",
-    "orders.checks.FraudVelocityCheck",
-    "orders.checks.DuplicateOrderCheck",
+    "orders.check_rules.BusinessRuleCheck",
+    "orders.check_rules.ProductInFlightCheck",
+    "orders.check_rules.ServiceabilityCheck",
+    "orders.check_rules.CreditCheck",
+    "orders.check_rules.FraudVelocityCheck",
+    "orders.check_rules.DuplicateOrderCheck",
 ]
 COM_MAX_PRODUCTS_PER_ACCOUNT = int(os.environ.get("COM_MAX_PRODUCTS_PER_ACCOUNT", 10))
 COM_FRAUD_VELOCITY_MAX_ORDERS = int(os.environ.get("COM_FRAUD_VELOCITY_MAX_ORDERS", 5))
 COM_FRAUD_VELOCITY_WINDOW_MINUTES = int(os.environ.get("COM_FRAUD_VELOCITY_WINDOW_MINUTES", 60))
 COM_DEFAULT_CREDIT_LIMIT = os.environ.get("COM_DEFAULT_CREDIT_LIMIT", "200.00")
+# The demo: load_demo and load_demo_catalog run only where this is True (comapp.production sets False).
+COM_DEMO_DATA_ALLOWED = True
+# Hub (webhook) registration: callbacks to private, loopback, link-local, multicast or unspecified
+# addresses are refused unless this is True (the demo's listeners run on this machine; production: False).
+COM_WEBHOOK_ALLOW_PRIVATE = env_bool("COM_WEBHOOK_ALLOW_PRIVATE", True)
+# At most this many hub subscriptions per channel.
+COM_MAX_HUB_SUBSCRIPTIONS = int(os.environ.get("COM_MAX_HUB_SUBSCRIPTIONS", 10))
+# Bounded input (TMF622 create and PATCH): each refusal is a 400 naming the limit.
+COM_MAX_ITEMS_PER_ORDER = int(os.environ.get("COM_MAX_ITEMS_PER_ORDER", 100))
+COM_MAX_CHARACTERISTICS_PER_ITEM = int(os.environ.get("COM_MAX_CHARACTERISTICS_PER_ITEM", 50))
+COM_MAX_PRICES_PER_ITEM = int(os.environ.get("COM_MAX_PRICES_PER_ITEM", 10))
+COM_MAX_RELATED_PARTIES = int(os.environ.get("COM_MAX_RELATED_PARTIES", 20))
+COM_MAX_NOTES_PER_ORDER = int(os.environ.get("COM_MAX_NOTES_PER_ORDER", 50))  # over the order's whole life
+COM_MAX_NOTE_LENGTH = int(os.environ.get("COM_MAX_NOTE_LENGTH", 4000))
+COM_MAX_DESCRIPTION_LENGTH = int(os.environ.get("COM_MAX_DESCRIPTION_LENGTH", 4000))
 # The public base URL used in href fields when there is no request (events, notifications).
 COM_PUBLIC_URL = os.environ.get("COM_PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
 

@@ -5,13 +5,22 @@
 - Lists take ``offset``/``limit`` and answer with ``X-Total-Count`` and ``X-Result-Count``; a page that is
   not the whole result is a 206 Partial Content, the whole result a 200.
 - ``fields=a,b`` keeps only those attributes (plus ``id``, ``href`` and ``@type``, always kept).
+- ``sort=-orderDate,priority`` orders a list by the attributes each list declares sortable (``-`` descending,
+  ``+`` or nothing ascending); any other attribute is a 400 naming the sortable ones, never silently ignored.
+- A versioned resource answers with ``ETag: W/"<version>"``; a write takes ``If-Match`` (or a body attribute
+  such as ``expectedOrderVersion``) naming the version it was prepared against: ``etag`` and
+  ``expected_version`` are the one mapping between the two.
 """
-from datetime import datetime, timezone as dt_timezone
+import re
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+
+from .errors import Problem, ValidationFailed
 
 ALWAYS_KEPT = ("id", "href", "@type", "@baseType")
 DEFAULT_LIMIT = 100
@@ -35,12 +44,10 @@ def parse_date_param(name: str, raw: str) -> datetime:
     if " " in text:
         head, _, tail = text.rpartition(" ")
         text = f"{head}+{tail}"
-    value = parse_datetime(text)
-    if value is None:
-        try:
-            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationError({name: f"'{raw}' is not an ISO 8601 date-time."}) from None
+    try:  # parse_datetime raises ValueError for a well-formed impossible date (month 13): a 400 too
+        value = parse_datetime(text) or datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError({name: f"'{raw}' is not an ISO 8601 date-time."}) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt_timezone.utc)
     return value
@@ -48,7 +55,7 @@ def parse_date_param(name: str, raw: str) -> datetime:
 
 def parse_int_param(request, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -82,12 +89,50 @@ def parse_fields(request, allowed: set[str]) -> set[str] | None:
     return {f.split(".")[0] for f in fields}
 
 
-def paged_response(request, queryset, to_representation, *, allowed_fields: set[str]) -> Response:
-    """Page a queryset the TMF way and render each row with ``to_representation(row)``."""
+def sort_description(sortable: dict[str, str]) -> str:
+    """The ``sort`` parameter's documentation for a list that sorts by ``sortable``."""
+    return (f"Comma-separated attributes to order by, each prefixed with - for descending: "
+            f"{', '.join(sorted(sortable))}.")
+
+
+def parse_sort(request, sortable: dict[str, str]) -> list[str] | None:
+    """``sort=-orderDate,priority`` -> ``["-order_date", "priority"]`` through ``sortable`` (TMF name -> model
+    field); None when absent. ValidationError naming the sortable attributes for anything else."""
+    raw = request.query_params.get("sort")
+    if raw is None or raw.strip() == "":
+        return None
+    allowed = ", ".join(sorted(sortable)) or "none"
+    ordering, refused = [], []
+    for part in raw.split(","):
+        term = part.strip()  # a '+' sent unencoded arrives as a space
+        if not term:
+            continue
+        descending = term.startswith("-")
+        name = term.lstrip("+-")
+        if name not in sortable:
+            refused.append(name or term)
+            continue
+        ordering.append(("-" if descending else "") + sortable[name])
+    if refused:
+        raise ValidationError({"sort": f"cannot sort by {', '.join(refused)}; sortable attributes: {allowed} "
+                                       "(prefix - for descending)"})
+    return ordering or None
+
+
+def paged_response(request, queryset, to_representation, *, allowed_fields: set[str],
+                   sortable: dict[str, str] | None = None) -> Response:
+    """Page a queryset (or a list already in order) the TMF way and render each row with ``to_representation(row)``.
+
+    ``sortable`` maps the TMF attributes ``sort=`` may name to model fields; the primary key breaks ties so that
+    paging a sorted list never repeats or skips a row.
+    """
     fields = parse_fields(request, allowed_fields)
+    ordering = parse_sort(request, sortable or {})
     offset = parse_int_param(request, "offset", 0, minimum=0)
     limit = parse_int_param(request, "limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
-    total = queryset.count()
+    if ordering:
+        queryset = queryset.order_by(*ordering, "pk")
+    total = len(queryset) if isinstance(queryset, list) else queryset.count()
     rows = list(queryset[offset: offset + limit])
     data = [select_fields(to_representation(row), fields) for row in rows]
     status = 206 if len(rows) < total else 200
@@ -103,3 +148,44 @@ def absolute_url(request, path: str) -> str:
     if request is not None:
         return request.build_absolute_uri(path)
     return settings.COM_PUBLIC_URL.rstrip("/") + path
+
+
+# --- ETag / If-Match (RFC 9110 13.1.1, TMF630) ----------------------------------------------------------------
+# Weak, because two answers of one version differ in bytes (``fields=``, the host in every href): the tag names
+# the version of the resource, not a byte string. RFC 9110 compares If-Match strongly, so "3" and W/"3" are both
+# accepted as naming version 3: what a client copies from ETag must work.
+_ENTITY_TAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
+
+
+def etag(version: int) -> str:
+    """The ETag of a resource at ``version``: ``W/"3"``."""
+    return f'W/"{int(version)}"'
+
+
+def expected_version(if_match: str | None, *, body_version=None) -> int | None:
+    """The version a write was prepared against, from ``If-Match`` and/or a body attribute; None: no condition.
+
+    ``If-Match: *`` (or no header, or an empty one) sets no condition. A header listing several tags, an unreadable
+    tag, a body version that is not a positive integer, or a header and a body naming different versions: a
+    ValidationFailed naming what is wrong (the caller maps it to a 400).
+    """
+    problems = []
+    header_version = None
+    text = (if_match or "").strip()
+    if text and text != "*":
+        match = _ENTITY_TAG.match(text)
+        if match is None:
+            problems.append(Problem("If-Match", f"expected one entity tag as sent in ETag (e.g. {etag(3)}) or *, "
+                                                f"got {text[:60]!r}"))
+        else:
+            header_version = int(match.group(1))
+    if body_version is not None and (isinstance(body_version, bool) or not isinstance(body_version, int)
+                                     or body_version < 1):
+        problems.append(Problem("expectedOrderVersion", "must be a positive integer (the version of the ETag)"))
+        body_version = None
+    if header_version is not None and body_version is not None and header_version != body_version:
+        problems.append(Problem("expectedOrderVersion", f"is {body_version} but If-Match names version "
+                                                        f"{header_version}: send one, or the same in both"))
+    if problems:
+        raise ValidationFailed(problems=problems)
+    return header_version if header_version is not None else body_version

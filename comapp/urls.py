@@ -8,7 +8,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("tmf-api/productOrderingManagement/v4/", include("orders.api.urls")),
-    path("tmf-api/serviceOrdering/v4/listener/", include("orders.api.listener_urls")),
+    path("tmf-api/serviceOrdering/v4/", include("orders.api.listener_urls")),
     path("tmf-api/productCatalogManagement/v4/", include("catalog.api.urls")),
     path("tmf-api/productInventory/v4/", include("inventory.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

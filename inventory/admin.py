@@ -1,12 +1,12 @@
 """Product inventory admin: view only. Products change only through COM's fulfilment services."""
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
+from comapp.history_admin import ReadOnlyHistoryAdmin
 from inventory.models import Product
 
 
 @admin.register(Product)
-class ProductAdmin(SimpleHistoryAdmin):
+class ProductAdmin(ReadOnlyHistoryAdmin):
     list_display = ("id", "name", "customer_id", "status", "product_offering", "version", "created_at")
     list_filter = ("status", "product_offering")
     search_fields = ("id", "customer_id", "name")
@@ -16,7 +16,7 @@ class ProductAdmin(SimpleHistoryAdmin):
     def has_add_permission(self, request):
         return False
 
-    # Also disables django-simple-history's revert, which would bypass the status state machine.
+    # The history form refuses POST for everyone (ReadOnlyHistoryAdmin): this alone would not stop a revert.
     def has_change_permission(self, request, obj=None):
         return False
 

@@ -48,6 +48,7 @@ class Product(FSMModelMixin, models.Model):
     product_specification = models.ForeignKey("catalog.ProductSpecification", on_delete=models.PROTECT,
                                               related_name="products")
     characteristics = models.JSONField(default=dict, blank=True)
+    quantity = models.PositiveIntegerField(default=1, help_text="How many units the order item bought.")
     place = models.JSONField(null=True, blank=True)
     related_parties = models.JSONField(default=list, blank=True)
     prices = models.JSONField(default=list, blank=True)

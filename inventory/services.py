@@ -7,8 +7,19 @@ terminated -> terminated; failed -> per the catalog policy of the service, decid
 from django.db import transaction
 from django.utils import timezone
 
-from comapp.errors import NotAllowed
+from comapp.errors import Conflict, NotAllowed
 from inventory.models import Product, ProductStatus
+
+
+def _lock_for_change(product_id: str, expected_version: int | None, what: str) -> Product:
+    """The product, locked; refused if it is no longer live or has changed since the order was validated."""
+    product = Product.objects.select_for_update().get(pk=product_id)
+    if not product.is_live:
+        raise NotAllowed(f"Product {product.pk} is {product.status}: it cannot be {what}")
+    if expected_version is not None and product.version != expected_version:
+        raise Conflict(f"Product {product.pk} is at version {product.version}, not {expected_version} as when the "
+                       f"order was validated: another order changed it", code="PRODUCT_CHANGED")
+    return product
 
 
 def product_status_for(service_states: list[str]) -> str:
@@ -31,7 +42,7 @@ def create_product(*, order, item, services: list[dict], service_states: list[st
     product = Product.objects.create(
         name=offering.name, customer_id=order.customer_id, product_offering=offering,
         product_specification=item.product_specification, characteristics=item.characteristics,
-        place=item.place, related_parties=order.related_parties, prices=item.item_prices,
+        place=item.place, related_parties=order.related_parties, prices=item.item_prices, quantity=item.quantity,
         realizing_services=services, billing_account_id=order.billing_account_id, created_by_order=order,
         last_order=order, order_date=order.order_date,
     )
@@ -48,11 +59,12 @@ def create_product(*, order, item, services: list[dict], service_states: list[st
 
 @transaction.atomic
 def update_product(*, product_id: str, order, item, changed_services: list[dict],
-                   removed_service_ids: list[str]) -> Product:
-    """Apply a completed modify: new characteristics, the services as SOM now has them; version + 1."""
-    product = Product.objects.select_for_update().get(pk=product_id)
-    if not product.is_live:
-        raise NotAllowed(f"Product {product.pk} is {product.status}")
+                   removed_service_ids: list[str], expected_version: int | None = None) -> Product:
+    """Apply a completed modify: new characteristics, the services as SOM now has them; version + 1.
+
+    Raises NotAllowed if the product is no longer live, Conflict (PRODUCT_CHANGED) if its version moved.
+    """
+    product = _lock_for_change(product_id, expected_version, "modified")
     by_spec = {s["service_spec"]: s for s in product.realizing_services if s["service_id"] not in removed_service_ids}
     for service in changed_services:
         by_spec[service["service_spec"]] = service
@@ -60,6 +72,7 @@ def update_product(*, product_id: str, order, item, changed_services: list[dict]
     product.characteristics = item.characteristics
     if item.item_prices:
         product.prices = item.item_prices
+    product.quantity = item.quantity
     product.last_order = order
     product.version += 1
     product._change_reason = f"modified by {order.pk}/{item.item_id}"
@@ -68,9 +81,9 @@ def update_product(*, product_id: str, order, item, changed_services: list[dict]
 
 
 @transaction.atomic
-def terminate_product(*, product_id: str, order, item) -> Product:
-    """Close a product whose services were all deleted."""
-    product = Product.objects.select_for_update().get(pk=product_id)
+def terminate_product(*, product_id: str, order, item, expected_version: int | None = None) -> Product:
+    """Close a product whose services were all deleted. Refused as ``update_product`` is."""
+    product = _lock_for_change(product_id, expected_version, "terminated")
     product.terminate()
     product.termination_date = timezone.now()
     product.last_order = order

@@ -42,7 +42,8 @@ def build_parser():
     parser.add_argument("--db", default=env("SOMSIM_DB", "somsim.sqlite3"),
                         help="sqlite file (SOMSIM_DB, default ./somsim.sqlite3)")
     parser.add_argument("--callback", default=env("SOMSIM_CALLBACK_URL") or None,
-                        help="listener base URL that always receives events (SOMSIM_CALLBACK_URL)")
+                        help="listener base URL that always receives events (SOMSIM_CALLBACK_URL);"
+                             " without it only hub subscriptions (POST /hub) receive events")
     parser.add_argument("--secret", default=env("SOM_EVENT_SECRET", DEFAULT_SECRET),
                         help="HMAC-SHA256 key for the X-Signature header (SOM_EVENT_SECRET)")
     parser.add_argument("--config", default=env("SOMSIM_CONFIG") or None,

@@ -3,10 +3,16 @@
 Every event goes to the default listener (``--callback``) and to each hub
 subscription whose ``query`` accepts it (``eventType=A,B`` limits a
 subscription to those event types; any other query accepts everything);
-listener base URLs are de-duplicated.  An event of type ``ServiceOrderStateChangeEvent``
-is POSTed to ``<base>/serviceOrderStateChangeEvent`` with the headers
+listener base URLs are de-duplicated.  Without ``--callback`` only the hub
+subscriptions receive events; a deleted subscription receives nothing more,
+not even the retries of an event already queued for it.  An event of type
+``ServiceOrderStateChangeEvent`` is POSTed to
+``<base>/serviceOrderStateChangeEvent`` (``ServiceOrderMilestoneEvent`` to
+``<base>/serviceOrderMilestoneEvent``, and so on) with the headers
 ``Content-Type: application/json`` and
-``X-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>``.
+``X-Signature: t=<unix seconds>,sha256=<hex>`` where ``hex`` is the
+HMAC-SHA256, keyed with the secret, of ``"<t>."`` followed by the raw body.
+``t`` is the time of the delivery attempt: a retry is signed again.
 
 Each listener base URL has its own worker thread and FIFO queue, so events
 reach a listener in the order they were produced and a dead listener does not
@@ -22,6 +28,7 @@ import hmac
 import logging
 import queue
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,10 +41,15 @@ REQUEST_TIMEOUT = 5.0
 log = logging.getLogger("somsim.events")
 
 
-def sign(secret, body):
-    """Return the X-Signature header value for raw body bytes."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return "sha256=" + digest
+def sign(secret, body, timestamp=None):
+    """Return the X-Signature header value ``t=<unix seconds>,sha256=<hex>`` for raw body bytes.
+
+    ``hex`` is HMAC-SHA256(secret, b"<t>." + body); ``timestamp`` defaults to now.
+    """
+    t = int(time.time()) if timestamp is None else int(timestamp)
+    signed = ("%d." % t).encode("ascii") + body
+    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+    return "t=%d,sha256=%s" % (t, digest)
 
 
 def accepts(query, event_type):
@@ -89,6 +101,11 @@ class Dispatcher:
         for base in bases:
             unique.setdefault(base.rstrip("/"), base)
         return list(unique.values())
+
+    def _wanted(self, base, event_type):
+        """True while a listener base URL still receives this event type."""
+        wanted = base.rstrip("/")
+        return any(target.rstrip("/") == wanted for target in self.targets(event_type))
 
     def send(self, row):
         """Queue an outbox event (``copies`` times) for every listener."""
@@ -162,8 +179,6 @@ class Dispatcher:
         """
         url = tmf.listener_url(base, row.event_type)
         body = row.body.encode("utf-8")
-        headers = {"Content-Type": "application/json",
-                   "X-Signature": sign(self._secret, body)}
         attempts = len(self._retry_delays) + 1
         generation = self._generation
         for attempt in range(1, attempts + 1):
@@ -173,6 +188,12 @@ class Dispatcher:
                 log.info("event %s %s order=%s -> %s abandoned by reset",
                          row.event_type, row.event_id, row.order_id, url)
                 return False
+            if not self._wanted(base, row.event_type):
+                log.info("event %s %s order=%s -> %s abandoned: no longer subscribed",
+                         row.event_type, row.event_id, row.order_id, url)
+                return False
+            headers = {"Content-Type": "application/json",
+                       "X-Signature": sign(self._secret, body)}
             status, problem = self._post(url, body, headers)
             if status is not None and 200 <= status < 300:
                 self._store.increment("eventsSent")

@@ -5,6 +5,10 @@ TMF641 (base ``/tmf-api/serviceOrdering/v4``):
 * ``POST /serviceOrder``        -- 201 new order, 200 known externalId, 400, 503 (rule);
 * ``GET /serviceOrder``         -- list, optional ``?externalId=``;
 * ``GET /serviceOrder/{id}``    -- 200 or 404;
+* ``POST /cancelServiceOrder``  -- 201 new cancellation, 200 when the service order
+  already has an open one, 400, 404 unknown service order;
+* ``GET /cancelServiceOrder``   -- list, optional ``?serviceOrder.id=`` and ``?state=``;
+* ``GET /cancelServiceOrder/{id}`` -- 200 or 404;
 * ``POST /hub``                 -- 201 subscription; ``DELETE /hub/{id}`` -- 204 or 404.
 
 Control (``/_sim``): ``GET stats``, ``GET|POST|DELETE rules``, ``POST reset``.
@@ -54,6 +58,8 @@ def _route(pattern, **methods):
 ROUTES = [
     _route(tmf.API_BASE + "/serviceOrder", GET="list_orders", POST="create_order"),
     _route(tmf.API_BASE + "/serviceOrder/(?P<resource_id>[^/]+)", GET="get_order"),
+    _route(tmf.API_BASE + "/cancelServiceOrder", GET="list_cancels", POST="create_cancel"),
+    _route(tmf.API_BASE + "/cancelServiceOrder/(?P<resource_id>[^/]+)", GET="get_cancel"),
     _route(tmf.API_BASE + "/hub", POST="create_hub"),
     _route(tmf.API_BASE + "/hub/(?P<resource_id>[^/]+)", DELETE="delete_hub"),
     _route("/_sim/stats", GET="get_stats"),
@@ -65,7 +71,7 @@ ROUTES = [
 class Handler(BaseHTTPRequestHandler):
     """Routes requests to the handler methods below."""
 
-    server_version = "somsim/1.0"
+    server_version = "somsim/2.0"
 
     def do_GET(self):
         self._handle("GET")
@@ -159,8 +165,12 @@ class Handler(BaseHTTPRequestHandler):
     # -- TMF641 ----------------------------------------------------------
 
     def create_order(self):
-        self.sim.count_post()
-        payload = self._json_body()
+        try:
+            payload = self._json_body()
+        except ApiError:
+            self.sim.count_post()
+            raise
+        self.sim.count_post(payload.get("externalId") if isinstance(payload, dict) else None)
         try:
             tmf.validate_order(payload)
         except tmf.ValidationError as error:
@@ -184,6 +194,33 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NOT_FOUND", "Service order not found",
                            "No service order with id %s." % resource_id)
         return 200, order, {}
+
+    def create_cancel(self):
+        payload = self._json_body()
+        try:
+            tmf.validate_cancel(payload)
+        except tmf.ValidationError as error:
+            raise ApiError(400, "INVALID_CANCEL_SERVICE_ORDER",
+                           "Invalid cancel service order", str(error)) from None
+        outcome, cancel = self.sim.create_cancel(payload, self._base_url())
+        if outcome == "not_found":
+            raise ApiError(404, "NOT_FOUND", "Service order not found",
+                           "No service order with id %s." % payload["serviceOrder"]["id"])
+        if outcome == "existing":
+            return 200, cancel, {}
+        return 201, cancel, {"Location": cancel["href"]}
+
+    def list_cancels(self):
+        order_id = self.query.get("serviceOrder.id", [None])[0]
+        state = self.query.get("state", [None])[0]
+        return 200, self.sim.store.list_cancels(order_id, state), {}
+
+    def get_cancel(self, resource_id):
+        cancel = self.sim.store.get_cancel(resource_id)
+        if cancel is None:
+            raise ApiError(404, "NOT_FOUND", "Cancel service order not found",
+                           "No cancelServiceOrder with id %s." % resource_id)
+        return 200, cancel, {}
 
     def create_hub(self):
         payload = self._json_body()

@@ -13,16 +13,22 @@ import uuid
 API_BASE = "/tmf-api/serviceOrdering/v4"
 
 ACTIONS = ("add", "modify", "delete", "noChange")
-TERMINAL_ORDER_STATES = frozenset({"completed", "failed", "partial"})
-TERMINAL_ITEM_STATES = frozenset({"completed", "failed"})
+TERMINAL_ORDER_STATES = frozenset({"completed", "failed", "partial", "cancelled"})
+TERMINAL_ITEM_STATES = frozenset({"completed", "failed", "partial", "cancelled"})
+# TaskStateType: the states of a CancelServiceOrder.
+OPEN_CANCEL_STATES = frozenset({"accepted", "inProgress"})
+TERMINAL_CANCEL_STATES = frozenset({"done", "terminatedWithError"})
 
 STATE_CHANGE_EVENT = "ServiceOrderStateChangeEvent"
 ATTRIBUTE_VALUE_CHANGE_EVENT = "ServiceOrderAttributeValueChangeEvent"
+MILESTONE_EVENT = "ServiceOrderMilestoneEvent"  # TMF641 v4.1
+CANCEL_STATE_CHANGE_EVENT = "CancelServiceOrderStateChangeEvent"
 
 # Properties of a ServiceOrder that only the SOM sets (skipped in ServiceOrder_Create).
 SERVER_OWNED = (
     "id", "href", "orderDate", "completionDate", "expectedCompletionDate",
-    "startDate", "state", "errorMessage",
+    "startDate", "state", "errorMessage", "jeopardyAlert", "milestone",
+    "cancellationDate",
 )
 
 
@@ -130,22 +136,6 @@ def specification_of(item):
     return spec.get("id"), spec.get("name")
 
 
-def next_step(order):
-    """Return the next progression step of an order, or None when there is none.
-
-    Steps are ``("start", None)``, ``("item", item_id)`` and ``("finish", None)``.
-    """
-    state = order["state"]
-    if state == "acknowledged":
-        return ("start", None)
-    if state != "inProgress":
-        return None
-    for item in sorted(order["serviceOrderItem"], key=item_sort_key):
-        if item["state"] not in TERMINAL_ITEM_STATES:
-            return ("item", item["id"])
-    return ("finish", None)
-
-
 def _item(order, item_id):
     for item in order["serviceOrderItem"]:
         if item["id"] == item_id:
@@ -159,6 +149,11 @@ def start(order, now):
     order["startDate"] = now
     for item in order["serviceOrderItem"]:
         item["state"] = "inProgress"
+
+
+def set_item_state(order, item_id, state):
+    """Put one item in a non-final state (``held``, ``pending``, ``inProgress``)."""
+    _item(order, item_id)["state"] = state
 
 
 def complete_item(order, item_id):
@@ -195,20 +190,87 @@ def fail_item(order, item_id, reason, message, now):
     })
 
 
+def end_item(order, item_id, state, now, failure=None):
+    """Bring one item to its final state: completed, failed, partial or cancelled."""
+    if state == "completed":
+        complete_item(order, item_id)
+    elif state == "failed":
+        failure = failure or {"reason": "Service provisioning failed",
+                              "message": "Simulated failure."}
+        fail_item(order, item_id, failure["reason"], failure["message"], now)
+    elif state in ("partial", "cancelled"):
+        _item(order, item_id)["state"] = state
+    else:
+        raise ValueError("not a final item state: %s" % state)
+
+
+def reach_milestone(order, item_id, name, now):
+    """Record that an item reached a milestone (TMF641 v4.1 ``ServiceOrder.milestone``)."""
+    _item(order, item_id)
+    order.setdefault("milestone", []).append({
+        "id": "%s-%s" % (item_id, name),
+        "name": name,
+        "status": "reached",
+        "milestoneDate": now,
+        "message": "Item %s reached milestone %s." % (item_id, name),
+        "serviceOrderItem": [{"itemId": item_id, "serviceOrderId": order["id"],
+                              "@type": "ServiceOrderItemRef"}],
+        "@type": "ServiceOrderMilestone",
+    })
+
+
+def item_milestones(order, item_id):
+    """Names of the milestones an item has reached, in the order reached."""
+    return [milestone["name"] for milestone in order.get("milestone") or []
+            if any(ref.get("itemId") == item_id for ref in milestone.get("serviceOrderItem") or [])]
+
+
 def finish(order, now):
-    """Set the final order state from the item states."""
-    states = {item["state"] for item in order["serviceOrderItem"]}
-    if states == {"completed"}:
+    """Set the final order state from the item states.
+
+    All items completed: ``completed``; some completed (or partial): ``partial``;
+    none completed and all cancelled: ``cancelled``; otherwise ``failed``.
+    """
+    states = [item["state"] for item in order["serviceOrderItem"]]
+    if all(state == "completed" for state in states):
         order["state"] = "completed"
         order["completionDate"] = now
-    elif states == {"failed"}:
-        order["state"] = "failed"
-    else:
+    elif any(state in ("completed", "partial") for state in states):
         order["state"] = "partial"
+    elif all(state == "cancelled" for state in states):
+        order["state"] = "cancelled"
+        order["cancellationDate"] = now
+    else:
+        order["state"] = "failed"
 
 
-def make_event(event_type, order, now=None):
-    """Return a TMF641 event envelope carrying a full snapshot of the order."""
+def unfinished_items(order):
+    """The items not yet in a final state, by item id."""
+    return [item for item in sorted(order["serviceOrderItem"], key=item_sort_key)
+            if item["state"] not in TERMINAL_ITEM_STATES]
+
+
+def finish_cancellation(order, reason, now):
+    """Close an order whose unfinished items were cancelled: ``cancelled``, or
+    ``partial`` when some items had completed."""
+    done = any(item["state"] in ("completed", "partial") for item in order["serviceOrderItem"])
+    order["state"] = "partial" if done else "cancelled"
+    order["cancellationDate"] = now
+    if reason:
+        order["cancellationReason"] = reason
+
+
+def order_level(order):
+    """The order without its ``serviceOrderItem`` list (order-level fields only)."""
+    return {key: value for key, value in order.items() if key != "serviceOrderItem"}
+
+
+def make_event(event_type, order, now=None, order_level_only=False):
+    """Return a TMF641 event envelope carrying a snapshot of the order.
+
+    The snapshot is the full order, or with ``order_level_only`` the order
+    without its items.
+    """
     now = now or utc_now()
     return {
         "eventId": str(uuid.uuid4()),
@@ -217,7 +279,66 @@ def make_event(event_type, order, now=None):
         "eventType": event_type,
         "correlationId": order.get("externalId"),
         "domain": "serviceOrdering",
-        "event": {"serviceOrder": order},
+        "event": {"serviceOrder": order_level(order) if order_level_only else order},
+    }
+
+
+# -- cancelServiceOrder --------------------------------------------------------
+
+
+def validate_cancel(payload):
+    """Check a CancelServiceOrder_Create body; raise ValidationError naming the first problem."""
+    if not isinstance(payload, dict):
+        raise ValidationError("The body must be a JSON object (CancelServiceOrder_Create).")
+    ref = payload.get("serviceOrder")
+    if not isinstance(ref, dict):
+        raise ValidationError("serviceOrder is required and must be an object (ServiceOrderRef).")
+    if not _non_empty_string(ref.get("id")):
+        raise ValidationError("serviceOrder.id is required and must be a string.")
+    reason = payload.get("cancellationReason")
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationError("cancellationReason must be a string.")
+    requested = payload.get("requestedCancellationDate")
+    if requested is not None:
+        if not isinstance(requested, str):
+            raise ValidationError("requestedCancellationDate must be a date-time string.")
+        try:
+            datetime.datetime.fromisoformat(requested.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError("requestedCancellationDate must be an ISO 8601 date-time.") \
+                from None
+
+
+def cancel_href(base_url, cancel_id):
+    """Return the absolute href of a cancellation request."""
+    return "%s%s/cancelServiceOrder/%s" % (base_url, API_BASE, cancel_id)
+
+
+def new_cancel(payload, base_url, order):
+    """Build the accepted CancelServiceOrder for a validated create body and its order."""
+    cancel_id = str(uuid.uuid4())
+    cancel = {"id": cancel_id, "href": cancel_href(base_url, cancel_id)}
+    for key in ("cancellationReason", "requestedCancellationDate"):
+        if payload.get(key) is not None:
+            cancel[key] = payload[key]
+    cancel["serviceOrder"] = {"id": order["id"], "href": order["href"],
+                              "@referredType": "ServiceOrder"}
+    cancel["state"] = "accepted"
+    cancel["@type"] = "CancelServiceOrder"
+    return cancel
+
+
+def make_cancel_event(cancel, correlation_id=None, now=None):
+    """Return a CancelServiceOrderStateChangeEvent envelope."""
+    now = now or utc_now()
+    return {
+        "eventId": str(uuid.uuid4()),
+        "eventTime": now,
+        "timeOcurred": now,
+        "eventType": CANCEL_STATE_CHANGE_EVENT,
+        "correlationId": correlation_id,
+        "domain": "serviceOrdering",
+        "event": {"cancelServiceOrder": cancel},
     }
 
 

@@ -49,6 +49,10 @@ def _price(price) -> dict:
     if price.price_type == PriceType.RECURRING and price.recurring_period:
         data["recurringChargePeriodType"] = price.recurring_period
         data["recurringChargePeriodLength"] = 1
+    if price.condition_characteristic:  # charged only with this characteristic value (TMF620 prodSpecCharValueUse)
+        data["prodSpecCharValueUse"] = [{"name": price.condition_characteristic,
+                                         "productSpecCharacteristicValue": [{"value": price.condition_value}],
+                                         "@type": "ProductSpecificationCharacteristicValueUse"}]
     return data
 
 
@@ -117,13 +121,15 @@ def _characteristic(characteristic: ProductSpecCharacteristic) -> dict:
 
 
 def _service_specifications(specification: ProductSpecification) -> list[dict]:
-    # A CFS with one rule per access technology is still one service of the specification.
+    # A CFS with one rule per access technology is still one service of the specification. The id is the CFS
+    # code (as TMF641 names it); the version is the one this specification version's rules name.
     seen, refs = set(), []
     for rule in specification.decomposition_rules.all():
         service = rule.service_specification
-        if service.code not in seen:
-            seen.add(service.code)
-            refs.append({"id": service.code, "name": service.name, "@referredType": "ServiceSpecification"})
+        if service.pk not in seen:
+            seen.add(service.pk)
+            refs.append({"id": service.code, "name": service.name, "version": str(service.version),
+                         "@referredType": "ServiceSpecification"})
     return refs
 
 

@@ -2,7 +2,10 @@
 from django.urls import re_path
 
 from catalog.api.views import (
-    ProductOfferingDetailApi, ProductOfferingListApi, ProductSpecificationDetailApi, ProductSpecificationListApi,
+    ProductOfferingDetailApi,
+    ProductOfferingListApi,
+    ProductSpecificationDetailApi,
+    ProductSpecificationListApi,
 )
 
 app_name = "tmf620"

@@ -4,6 +4,10 @@
 ``taxIncludedAmount``, as the TMF622 order representation writes the same stored prices, so a channel
 reads one amount the same way on its order and on the product it produced. The product's ``version``
 (an optimistic-locking counter) is not written: TMF637 ``Product`` has no such attribute.
+
+TM Forum's TMF637 v4 conformance kit expects every product to carry ``billingAccount``,
+``productCharacteristic``, ``productOffering``, ``productPrice``, ``relatedParty`` and ``status``: those keys
+are always written (a list may be empty), whatever else is left out for being empty.
 """
 from django.urls import reverse
 
@@ -28,8 +32,13 @@ def tmf_status(status: str) -> str:
     return TMF_ABORTED if status == ProductStatus.ABORTED else status
 
 
-def _drop_none(data: dict) -> dict:
-    return {k: v for k, v in data.items() if v is not None and v != "" and v != []}
+# Written on every product, even when empty (TMF637 v4 conformance).
+ALWAYS_WRITTEN = ("billingAccount", "productCharacteristic", "productOffering", "productPrice", "relatedParty",
+                  "status")
+
+
+def _drop_none(data: dict, keep: tuple[str, ...] = ()) -> dict:
+    return {k: v for k, v in data.items() if k in keep or (v is not None and v != "" and v != [])}
 
 
 def _value_type(value) -> str:
@@ -134,8 +143,8 @@ def product(record, request=None) -> dict:
         "productOrderItem": [_order_item(item, request) for item in record.order_items.all()],
         # A ServiceRef needs an id; an entry without one names no service instance to point at.
         "realizingService": [_realizing_service(s) for s in record.realizing_services if s.get("service_id")],
-        "billingAccount": ({"id": record.billing_account_id, "@referredType": "BillingAccount"}
-                           if record.billing_account_id else None),
+        # The account the product is billed to, as captured from its order ("" if that order named none).
+        "billingAccount": {"id": record.billing_account_id, "@referredType": "BillingAccount"},
         "@type": "Product",
     }
-    return _drop_none(data)
+    return _drop_none(data, keep=ALWAYS_WRITTEN)

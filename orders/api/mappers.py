@@ -9,13 +9,15 @@ import re
 
 from comapp.errors import ComError, Problem
 from comapp.tmf import iso
-from orders.services.capture import ItemDraft, OrderDraft
+from orders.services.capture import ItemDraft, OrderDraft, draft_to_json
+from orders.services.mutations import MutationDraft
 
 _DOMAIN_TO_TMF = [
     (re.compile(r"^items\[(\d+)\]\.characteristics\.(.+)$"), r"productOrderItem[\1].product.productCharacteristic[\2]"),
     (re.compile(r"^items\[(\d+)\]\.product_offering$"), r"productOrderItem[\1].productOffering"),
     (re.compile(r"^items\[(\d+)\]\.relationships$"), r"productOrderItem[\1].productOrderItemRelationship"),
     (re.compile(r"^items\[(\d+)\]\.place$"), r"productOrderItem[\1].product.place"),
+    (re.compile(r"^items\[(\d+)\]\.item_prices$"), r"productOrderItem[\1].itemPrice"),
     (re.compile(r"^items\[(\d+)\]\.(.+)$"), r"productOrderItem[\1].\2"),
     (re.compile(r"^items\.relationships$"), "productOrderItem.productOrderItemRelationship"),
     (re.compile(r"^items$"), "productOrderItem"),
@@ -44,8 +46,9 @@ def fingerprint(body) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _price(price: dict) -> dict:
-    amount = price["price"].get("taxIncludedAmount") or price["price"].get("dutyFreeAmount")
+def _quoted_price(price: dict) -> dict:
+    # Catalog amounts are tax included: the serializer requires taxIncludedAmount.
+    amount = price["price"]["taxIncludedAmount"]
     return {"name": price.get("name", ""), "price_type": price["priceType"], "amount": str(amount["value"]),
             "currency": amount["unit"], "recurring_period": price.get("recurringChargePeriod", "")}
 
@@ -70,7 +73,7 @@ def _item(data: dict) -> ItemDraft:
         place=place,
         relationships=tuple((r["id"], r["relationshipType"]) for r in data.get("productOrderItemRelationship") or []),
         appointment=appointment,
-        item_prices=tuple(_price(p) for p in data.get("itemPrice") or []),
+        quoted_prices=tuple(_quoted_price(p) for p in data.get("itemPrice") or []),
     )
 
 
@@ -103,3 +106,59 @@ def order_changes(data: dict) -> dict:
     if data.get("note"):
         changes["notes"] = [{"author": n.get("author", ""), "text": n["text"]} for n in data["note"]]
     return changes
+
+
+# --- mutations: cancelProductOrder / amendProductOrder bodies -> MutationDraft ---------------------------
+
+def cancellation_draft(data: dict, *, idempotency_key: str | None, expected_version: int | None,
+                       body) -> MutationDraft:
+    return MutationDraft(
+        kind="cancellation", item_ids=tuple(i["id"] for i in data.get("productOrderItem") or []),
+        reason_code=data.get("reasonCode") or "CUSTOMER_REQUEST", reason=data.get("cancellationReason", ""),
+        customer_consent_ref=data.get("customerConsentRef", ""),
+        expected_order_version=data.get("expectedOrderVersion", expected_version),
+        idempotency_key=idempotency_key, fingerprint=fingerprint(body),
+        requested_date=data.get("requestedCancellationDate"),
+    )
+
+
+def _item_change(data: dict) -> dict:
+    change = {}
+    if "quantity" in data:
+        change["quantity"] = data["quantity"]
+    if data.get("productOffering"):
+        change["offering_id"] = data["productOffering"]["id"]
+    product = data.get("product") or {}
+    if product.get("productCharacteristic"):
+        change["characteristics"] = {c["name"]: c["value"] for c in product["productCharacteristic"]}
+    if product.get("place"):
+        place = product["place"][0]
+        change["place"] = {"id": place["id"], "role": place.get("role") or "installationAddress",
+                           "name": place.get("name", "")}
+    if data.get("appointment"):
+        change["appointment"] = {"id": data["appointment"]["id"], "href": data["appointment"].get("href", "")}
+    return change
+
+
+def amendment_draft(data: dict, *, idempotency_key: str | None, expected_version: int | None,
+                    body) -> MutationDraft:
+    order_changes = {}
+    names = {"notificationContact": "notification_contact", "description": "description",
+             "requestedStartDate": "requested_start_date", "requestedCompletionDate": "requested_completion_date"}
+    for tmf, domain in names.items():
+        if tmf in data:
+            order_changes[domain] = iso(data[tmf]) if tmf.endswith("Date") else data[tmf]
+    if data.get("note"):
+        order_changes["notes"] = [n["text"] for n in data["note"]]
+    changes = {"order": order_changes,
+               "items": {i["id"]: _item_change(i) for i in data.get("productOrderItem") or []}}
+    kind = "change"
+    if data.get("replacementOrder"):
+        kind, changes = "supersession", {"replacement": draft_to_json(order_draft(data["replacementOrder"]))}
+    return MutationDraft(
+        kind=kind, item_ids=tuple(i["id"] for i in data.get("productOrderItem") or []), changes=changes,
+        reason_code=data.get("reasonCode") or "CUSTOMER_REQUEST", reason=data.get("reason", ""),
+        customer_consent_ref=data.get("customerConsentRef", ""),
+        expected_order_version=data.get("expectedOrderVersion", expected_version),
+        idempotency_key=idempotency_key, fingerprint=fingerprint(body),
+    )

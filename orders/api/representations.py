@@ -2,16 +2,35 @@
 
 ``product_order`` renders a ProductOrder as TMF622 v4 ``ProductOrder``; the same function serves the API
 responses and the event payloads, so a listener sees exactly what ``GET`` returns.
+
+Prices are the catalog's: ``itemPrice`` per unit, ``itemTotalPrice`` times the quantity, and
+``orderTotalPrice`` the sum over the items that add or modify a product (a delete or noChange item
+charges nothing new), one entry per price type, charge period and currency.
+
+Why an order is held or rejected: TMF622 v4 has no attribute for it (``cancellationReason`` is for
+cancellations, and a ``note`` is the channel's and agents' free text). TMF622 v5 added
+``productOrderErrorMessage``, a list of ``ProductOrderErrorMessage`` (``code``, ``reason``, ``message``,
+``productOrderItem``): COM writes that attribute, with the v5 name and shape, as a TMF630 extension of the v4
+``ProductOrder``. The v4 schema allows further attributes, so the order stays v4-valid, a v4 client ignores it,
+and a client written for v5 reads it where v5 puts it.
 """
 from django.urls import reverse
 
 from comapp.tmf import absolute_url, iso
+from orders.pricing import item_total, order_total
+
+CHARGING_ACTIONS = ("add", "modify")
 
 ORDER_FIELDS = {
     "id", "href", "externalId", "state", "orderDate", "priority", "category", "description", "notificationContact",
     "requestedStartDate", "requestedCompletionDate", "expectedCompletionDate", "completionDate",
     "cancellationDate", "cancellationReason", "channel", "relatedParty", "billingAccount", "note",
-    "productOrderItem", "orderTotalPrice", "@type", "@baseType",
+    "productOrderItem", "orderTotalPrice", "productOrderErrorMessage", "@type", "@baseType",
+}
+# States in which the order carries the reason an agent sees (ProductOrder.state_reason_code / state_reason).
+EXPLAINED_STATES = {
+    "held": "Processing is paused until an agent resolves this; the order then continues or is rejected.",
+    "rejected": "The order will not be fulfilled. Correct the cause and submit a new order.",
 }
 
 
@@ -82,9 +101,11 @@ def product_order_item(item, request=None) -> dict:
         },
         "product": product,
         "itemPrice": [_price(p) for p in item.item_prices],
+        "itemTotalPrice": [_price(p) for p in item_total(item.item_prices, item.quantity)],
         "productOrderItemRelationship": [
-            {"id": rel["item_id"], "relationshipType": rel["relationship_type"], "@type": "OrderItemRelationship"}
-            for rel in item.relationships
+            {"id": rel.related_item.item_id, "relationshipType": rel.relationship_type,
+             "@type": "OrderItemRelationship"}
+            for rel in item.relationships.all()
         ],
         "@type": "ProductOrderItem",
     }
@@ -92,6 +113,26 @@ def product_order_item(item, request=None) -> dict:
         data["appointment"] = _drop_none({"id": item.appointment.get("id"), "href": item.appointment.get("href"),
                                           "@referredType": "Appointment"})
     return _drop_none(data)
+
+
+def error_messages(order, items, request=None) -> list[dict]:
+    """Why the order is held or rejected, as TMF622 v5 ``ProductOrderErrorMessage`` entries (empty otherwise)."""
+    if order.state not in EXPLAINED_STATES or not (order.state_reason_code or order.state_reason):
+        return []
+    message = {
+        "code": order.state_reason_code or order.state.upper(),
+        "reason": order.state_reason or order.state_reason_code,
+        "message": EXPLAINED_STATES[order.state],
+        "@type": "ProductOrderErrorMessage",
+    }
+    lines = [item for item in items if item.state in EXPLAINED_STATES and item.state_reason]
+    if lines:
+        message["productOrderItem"] = [
+            {"itemId": item.item_id, "productOrderId": order.pk, "productOrderHref": order_href(order.pk, request),
+             "@referredType": "ProductOrderItem", "@type": "ProductOrderItemRef"}
+            for item in lines
+        ]
+    return [message]
 
 
 def product_order(order, request=None, items=None) -> dict:
@@ -119,6 +160,9 @@ def product_order(order, request=None, items=None) -> dict:
         "note": [_drop_none({"id": n.get("id"), "author": n.get("author"), "date": n.get("date"),
                              "text": n.get("text"), "@type": "Note"}) for n in order.notes],
         "productOrderItem": [product_order_item(item, request) for item in items],
+        "orderTotalPrice": [_price(p) for p in order_total((i.item_prices, i.quantity) for i in items
+                                                           if i.action in CHARGING_ACTIONS)],
+        "productOrderErrorMessage": error_messages(order, items, request),
         "@type": "ProductOrder",
         "@baseType": "ProductOrder",
     }

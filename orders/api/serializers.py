@@ -3,11 +3,49 @@
 These serializers only check that the JSON is well formed and typed as TMF622 v4 says; what it means
 (catalog, inventory, business rules) is checked by ``orders.services.capture`` on the domain draft the
 mapper builds from ``validated_data``.
+
+Every list and every free text is bounded (settings ``COM_MAX_*``): a request over a bound is a 400 that
+names it, before anything in it is looked at.
 """
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 ITEM_ACTIONS = ["add", "modify", "delete", "noChange"]
+
+
+class CharField(serializers.CharField):
+    """A JSON string. A number or a boolean is refused rather than turned into text: TMF622 types these
+    attributes as strings, and a channel sending ``"quantity"``-like numbers where text belongs has a bug."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class BoundedListSerializer(serializers.ListSerializer):
+    """A list with at most ``max_length`` entries: refused before any entry is validated, and documented as
+    ``maxItems`` in the OpenAPI schema (drf-spectacular reads the length validator)."""
+
+    def get_validators(self):
+        validators = list(super().get_validators())
+        if self.max_length is not None:
+            validators.append(MaxLengthValidator(self.max_length))
+        return validators
+
+
+def at_most(limit: int, what: str, child: serializers.Serializer, **kwargs) -> BoundedListSerializer:
+    """A list of ``child`` entries, at most ``limit`` of them; the refusal names the bound."""
+    return BoundedListSerializer(child=child, max_length=limit,
+                                 error_messages={"max_length": f"at most {limit} {what}"}, **kwargs)
+
+
+def text(limit: int, **kwargs) -> serializers.CharField:
+    """A free text of at most ``limit`` characters (the message names the bound)."""
+    return CharField(max_length=limit, error_messages={"max_length": f"at most {limit} characters"},
+                                 **kwargs)
 
 
 class StrictMixin:
@@ -24,16 +62,16 @@ class StrictMixin:
 
 
 class RefSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=120)
-    href = serializers.CharField(max_length=500, required=False)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    id = CharField(max_length=120)
+    href = CharField(max_length=500, required=False)
+    name = CharField(max_length=200, required=False, allow_blank=True)
 
 
 class RelatedPartySerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=80)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    role = serializers.CharField(max_length=60)
-    href = serializers.CharField(max_length=500, required=False)
+    id = CharField(max_length=80)
+    name = CharField(max_length=200, required=False, allow_blank=True)
+    role = CharField(max_length=60)
+    href = CharField(max_length=500, required=False)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
@@ -43,16 +81,16 @@ class RelatedPartySerializer(serializers.Serializer):
 
 
 class NoteSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=40, required=False)
-    author = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    id = CharField(max_length=40, required=False)
+    author = CharField(max_length=120, required=False, allow_blank=True)
     date = serializers.DateTimeField(required=False)
-    text = serializers.CharField(max_length=4000)
+    text = text(settings.COM_MAX_NOTE_LENGTH)
 
 
 class CharacteristicSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=80)
+    name = CharField(max_length=80)
     value = serializers.JSONField()
-    valueType = serializers.CharField(max_length=20, required=False)
+    valueType = CharField(max_length=20, required=False)
 
     def validate_value(self, value):
         if value is None or isinstance(value, (dict, list)):
@@ -61,16 +99,17 @@ class CharacteristicSerializer(serializers.Serializer):
 
 
 class PlaceSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=80)
-    role = serializers.CharField(max_length=60, required=False, allow_blank=True)
-    name = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    href = serializers.CharField(max_length=500, required=False)
+    id = CharField(max_length=80)
+    role = CharField(max_length=60, required=False, allow_blank=True)
+    name = CharField(max_length=300, required=False, allow_blank=True)
+    href = CharField(max_length=500, required=False)
 
 
 class ProductSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=80, required=False)
-    productCharacteristic = CharacteristicSerializer(many=True, required=False)
-    place = PlaceSerializer(many=True, required=False)
+    id = CharField(max_length=80, required=False)
+    productCharacteristic = at_most(settings.COM_MAX_CHARACTERISTICS_PER_ITEM, "characteristics per item",
+                                    CharacteristicSerializer(), required=False)
+    place = at_most(1, "installation place per product", PlaceSerializer(), required=False)
 
     def validate_productCharacteristic(self, value):
         names = [c["name"] for c in value]
@@ -79,15 +118,15 @@ class ProductSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"characteristic(s) given twice: {', '.join(duplicates)}")
         return value
 
-    def validate_place(self, value):
-        if len(value) > 1:
-            raise serializers.ValidationError("one installation place per product")
-        return value
-
 
 class MoneySerializer(serializers.Serializer):
-    unit = serializers.CharField(max_length=3)
+    unit = CharField(min_length=3, max_length=3)
     value = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+    def validate_value(self, value):
+        if value <= 0:
+            raise serializers.ValidationError("must be a positive amount: prices come from the catalog")
+        return value
 
 
 class PriceSerializer(serializers.Serializer):
@@ -96,32 +135,35 @@ class PriceSerializer(serializers.Serializer):
 
 
 class OrderPriceSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    name = CharField(max_length=120, required=False, allow_blank=True)
     priceType = serializers.ChoiceField(choices=["recurring", "oneTime", "usage"])
-    recurringChargePeriod = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    recurringChargePeriod = CharField(max_length=20, required=False, allow_blank=True)
     price = PriceSerializer()
 
     def validate_price(self, value):
-        if not (value.get("taxIncludedAmount") or value.get("dutyFreeAmount")):
-            raise serializers.ValidationError("needs taxIncludedAmount or dutyFreeAmount")
+        if not value.get("taxIncludedAmount"):
+            raise serializers.ValidationError("needs taxIncludedAmount: catalog prices are tax included")
         return value
 
 
 class ItemRelationshipSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=40)
-    relationshipType = serializers.CharField(max_length=40)
+    id = CharField(max_length=40)
+    relationshipType = CharField(max_length=40)
 
 
 class ProductOrderItemSerializer(StrictMixin, serializers.Serializer):
     server_owned = ("state",)
 
-    id = serializers.CharField(max_length=40)
+    id = CharField(max_length=40)
     action = serializers.ChoiceField(choices=ITEM_ACTIONS)
     quantity = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=1)
     productOffering = RefSerializer(required=False)
     product = ProductSerializer(required=False)
-    itemPrice = OrderPriceSerializer(many=True, required=False)
-    productOrderItemRelationship = ItemRelationshipSerializer(many=True, required=False)
+    # Optional: a quote the channel showed its customer. It must equal the catalog's unit prices of the
+    # offering (capture checks it); the order always carries the catalog's.
+    itemPrice = at_most(settings.COM_MAX_PRICES_PER_ITEM, "prices per item", OrderPriceSerializer(), required=False)
+    productOrderItemRelationship = at_most(settings.COM_MAX_ITEMS_PER_ORDER, "relationships per item",
+                                           ItemRelationshipSerializer(), required=False)
     appointment = RefSerializer(required=False)
 
     def to_internal_value(self, data):
@@ -149,29 +191,44 @@ class ProductOrderCreateSerializer(StrictMixin, serializers.Serializer):
     server_owned = ("id", "href", "state", "orderDate", "completionDate", "expectedCompletionDate",
                     "cancellationDate", "cancellationReason")
 
-    externalId = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    externalId = CharField(max_length=120, required=False, allow_blank=True)
     priority = PriorityField(required=False)
-    category = serializers.CharField(max_length=80, required=False, allow_blank=True)
-    description = serializers.CharField(max_length=4000, required=False, allow_blank=True)
-    notificationContact = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    category = CharField(max_length=80, required=False, allow_blank=True)
+    description = text(settings.COM_MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True)
+    notificationContact = CharField(max_length=200, required=False, allow_blank=True)
     requestedStartDate = serializers.DateTimeField(required=False)
     requestedCompletionDate = serializers.DateTimeField(required=False)
-    relatedParty = RelatedPartySerializer(many=True, required=False)
+    relatedParty = at_most(settings.COM_MAX_RELATED_PARTIES, "related parties per order", RelatedPartySerializer(),
+                           required=False)
     billingAccount = RefSerializer(required=False)
-    note = NoteSerializer(many=True, required=False)
-    productOrderItem = ProductOrderItemSerializer(many=True, allow_empty=False)
+    note = at_most(settings.COM_MAX_NOTES_PER_ORDER, "notes per order", NoteSerializer(), required=False)
+    productOrderItem = at_most(settings.COM_MAX_ITEMS_PER_ORDER, "items per order", ProductOrderItemSerializer(),
+                               allow_empty=False)
 
 
 class ProductOrderUpdateSerializer(serializers.Serializer):
-    """The attributes a PATCH may change; anything else is refused by the view with the command to use."""
+    """The attributes a PATCH may change; anything else is refused by the view with the command to use.
 
-    description = serializers.CharField(max_length=4000, required=False, allow_blank=True)
-    category = serializers.CharField(max_length=80, required=False, allow_blank=True)
-    notificationContact = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    A JSON merge patch (RFC 7386): ``null`` removes a descriptive text (it becomes empty). Notes are appended;
+    the order's notes over its whole life stay within ``COM_MAX_NOTES_PER_ORDER``.
+    """
+
+    description = text(settings.COM_MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True, allow_null=True)
+    category = CharField(max_length=80, required=False, allow_blank=True, allow_null=True)
+    notificationContact = CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
     priority = PriorityField(required=False)
-    note = NoteSerializer(many=True, required=False)
+    note = at_most(settings.COM_MAX_NOTES_PER_ORDER, "notes per order", NoteSerializer(), required=False)
+
+    def validate_description(self, value):
+        return value or ""
+
+    def validate_category(self, value):
+        return value or ""
+
+    def validate_notificationContact(self, value):
+        return value or ""
 
 
 class HubSerializer(serializers.Serializer):
     callback = serializers.URLField(max_length=500)
-    query = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    query = CharField(max_length=500, required=False, allow_blank=True)

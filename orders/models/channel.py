@@ -26,6 +26,11 @@ class Channel(models.Model):
     webhook_secret = models.CharField(max_length=64, default=new_webhook_secret,
                                       help_text="Key for the HMAC signature of events sent to this channel.")
     is_active = models.BooleanField(default=True)
+    sees_all_channels = models.BooleanField(
+        default=False, verbose_name="sees every channel's orders",
+        help_text="Read (never change) the orders of every channel and the products they made, e.g. a call "
+                  "centre serving customers who ordered online (TAM 5.3). Notifications stay the channel's own.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -26,7 +26,6 @@ rejection, not a cancellation.
 """
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
@@ -105,7 +104,12 @@ class ProductOrder(FSMModelMixin, models.Model):
     version = models.PositiveIntegerField(default=1, help_text="Incremented by every change.")
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
-    checks_started_at = models.DateTimeField(null=True, blank=True)
+    checks_started_at = models.DateTimeField(null=True, blank=True, help_text="When the first check run began.")
+    cancellation_return_state = models.CharField(
+        max_length=30, blank=True, help_text="The state the order left when a cancellation was assessed: a refused "
+                                             "cancellation returns there.")
+    replaces = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by",
+                                 help_text="Supersession: the order this one replaces.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -122,7 +126,13 @@ class ProductOrder(FSMModelMixin, models.Model):
                 name="uniq_channel_idempotency_key",
             ),
         ]
-        indexes = [models.Index(fields=["channel", "state"]), models.Index(fields=["customer_id", "order_date"])]
+        indexes = [models.Index(fields=["channel", "state"]), models.Index(fields=["customer_id", "order_date"]),
+                   # the held queue: state=held, sorted by priority then age
+                   models.Index(fields=["state", "priority", "order_date"], name="order_state_priority_date"),
+                   # the order list filtered by state, newest first
+                   models.Index(fields=["state", "order_date"], name="order_state_date"),
+                   # the dashboard's cycle times: orders completed in the last days
+                   models.Index(fields=["completion_date"], name="order_completion_date")]
 
     def __str__(self) -> str:
         return self.id
@@ -205,12 +215,19 @@ class ProductOrderItem(FSMModelMixin, models.Model):
         "inventory.Product", on_delete=models.PROTECT, null=True, blank=True, related_name="order_items",
         help_text="modify/delete: the existing product; add: the product created on completion.",
     )
+    product_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="modify/delete: the product's version this item was validated against; "
+                                         "completion refuses to apply it to a product changed since.")
     characteristics = models.JSONField(default=dict, blank=True, help_text="name -> typed value (desired state).")
+    requested_characteristics = models.JSONField(
+        default=dict, blank=True, help_text="What the channel asked for; modify: the change applied on the product.")
     place = models.JSONField(null=True, blank=True, help_text="{id, role, name}: the installation address.")
-    item_prices = models.JSONField(default=list, blank=True)
-    relationships = models.JSONField(default=list, blank=True, help_text="[{item_id, relationship_type}]")
+    item_prices = models.JSONField(default=list, blank=True, help_text="Unit prices of the pinned offering version.")
     appointment = models.JSONField(null=True, blank=True, help_text="{id, href}")
     state_reason = models.CharField(max_length=500, blank=True)
+    compensation_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when what was built for this item is being undone: it will fail.")
+    cancellation_return_state = models.CharField(max_length=30, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -271,6 +288,25 @@ class ProductOrderItem(FSMModelMixin, models.Model):
         """Cancelled."""
 
 
+class ItemRelationship(models.Model):
+    """A TMF622 productOrderItemRelationship as a row, so the impact graph is a query.
+
+    ``item`` relies on (or brings, ...) ``related_item``: cancelling the related item affects ``item``.
+    """
+
+    item = models.ForeignKey(ProductOrderItem, on_delete=models.CASCADE, related_name="relationships")
+    related_item = models.ForeignKey(ProductOrderItem, on_delete=models.CASCADE, related_name="related_from")
+    relationship_type = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["item", "id"]
+        constraints = [models.UniqueConstraint(fields=["item", "related_item", "relationship_type"],
+                                               name="uniq_item_relationship")]
+
+    def __str__(self) -> str:
+        return f"{self.item} {self.relationship_type} {self.related_item.item_id}"
+
+
 class OrderEvent(models.Model):
     """The business timeline of an order, appended and never rewritten. Agents read this."""
 
@@ -299,9 +335,29 @@ class OrderEvent(models.Model):
         BILLING_HANDED_OFF = "billingHandedOff"
         ATTRIBUTES_UPDATED = "attributesUpdated"
         NOTE_ADDED = "noteAdded"
+        SERVICE_ORDER_ADOPTED = "serviceOrderAdopted"
+        SERVICE_CANCELLED = "serviceCancelled"
+        SERVICE_MILESTONE = "serviceMilestone"
+        SOM_INFORMATION_REQUIRED = "somInformationRequired"
+        PROCESSING_ERROR = "processingError"
+        STALLED = "stalled"
+        CHECKS_RERUN = "checksRerun"
+        MUTATION_REQUESTED = "mutationRequested"
+        MUTATION_DECIDED = "mutationDecided"
+        MUTATION_APPLIED = "mutationApplied"
+        MUTATION_FAILED = "mutationFailed"
+        PLAN_REVISED = "planRevised"
+        ITEM_AMENDED = "itemAmended"
+        ORDER_CORRECTED = "orderCorrected"
+        CANCELLATION_SENT = "serviceCancellationSent"
+        ITEM_CANCELLED = "itemCancelled"
+        PRODUCT_TERMINATED = "productTerminated"
+        INFORMATION_REQUESTED = "informationRequested"
 
     order = models.ForeignKey(ProductOrder, on_delete=models.CASCADE, related_name="events")
     item = models.ForeignKey(ProductOrderItem, on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    mutation = models.ForeignKey("orders.MutationRequest", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="events")
     type = models.CharField(max_length=40, choices=Type.choices, db_index=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     actor = models.CharField(max_length=120, help_text="channel:NAME, user:NAME, som:NAME or system")
@@ -311,6 +367,8 @@ class OrderEvent(models.Model):
 
     class Meta:
         ordering = ["order", "id"]
+        # when an order was held, its latest events of a kind: the queues' ages read them per order
+        indexes = [models.Index(fields=["order", "type", "occurred_at"], name="orderevent_order_type_time")]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.type}"
@@ -320,55 +378,3 @@ class OrderEvent(models.Model):
         if self.pk is not None and not self._state.adding:
             raise ValueError("OrderEvent is append-only")
         super().save(*args, **kwargs)
-
-
-class CheckOutcome(models.TextChoices):
-    PASS = "pass"
-    FAIL = "fail"
-    HOLD = "hold"
-
-
-class OrderCheckResult(models.Model):
-    """What one business check said about one order."""
-
-    order = models.ForeignKey(ProductOrder, on_delete=models.CASCADE, related_name="check_results")
-    check_code = models.CharField(max_length=60)
-    outcome = models.CharField(max_length=10, choices=CheckOutcome.choices)
-    reason_code = models.CharField(max_length=60, blank=True)
-    message = models.CharField(max_length=500, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    ran_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["order", "id"]
-        constraints = [models.UniqueConstraint(fields=["order", "check_code"], name="uniq_check_per_order")]
-
-    def __str__(self) -> str:
-        return f"{self.check_code}: {self.outcome}"
-
-
-class Fallout(models.Model):
-    """An item an agent must look at: a service that failed with no automatic way forward."""
-
-    order = models.ForeignKey(ProductOrder, on_delete=models.CASCADE, related_name="fallouts")
-    item = models.ForeignKey(ProductOrderItem, on_delete=models.CASCADE, related_name="fallouts")
-    service_order_item = models.ForeignKey(
-        "orders.ServiceOrderItem", on_delete=models.CASCADE, null=True, blank=True, related_name="fallouts"
-    )
-    reason_code = models.CharField(max_length=60)
-    message = models.CharField(max_length=500)
-    context = models.JSONField(default=dict, blank=True, help_text="The SOM's error, the attempts made.")
-    opened_at = models.DateTimeField(default=timezone.now)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    resolution = models.CharField(max_length=20, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
-
-    class Meta:
-        ordering = ["opened_at"]
-
-    def __str__(self) -> str:
-        return f"{self.order_id}/{self.item.item_id}: {self.reason_code}"
-
-    @property
-    def is_open(self) -> bool:
-        return self.resolved_at is None

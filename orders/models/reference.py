@@ -19,6 +19,9 @@ class CustomerProfile(models.Model):
     credit_limit = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("200.00"),
                                        help_text="Monthly recurring charges allowed without approval.")
     segment = models.CharField(max_length=40, blank=True, help_text="e.g. residential, business, VIP")
+    billing_account_id = models.CharField(max_length=80, blank=True,
+                                          help_text="The customer's default billing account, used when an order "
+                                                    "names none.")
 
     class Meta:
         ordering = ["party_id"]

@@ -3,9 +3,13 @@
 The API layer turns TMF622 JSON into an ``OrderDraft``; nothing here knows TMF JSON. Problems are
 reported with domain paths (``items[0].characteristics.downloadSpeed``) that the API layer maps back to
 the TMF attribute names. Every problem found is reported at once, and nothing is created.
+
+Money comes from the catalog: an item stores the unit prices of the offering version it is captured
+against (``orders.pricing``). A price the channel quotes must equal them, or the order is refused.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,12 +17,22 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from catalog.models import ProductOffering, ValueType
 from comapp.errors import Conflict, Problem, ValidationFailed
 from comapp.tmf import iso
 from inventory.models import Product
-from orders.models import Channel, ItemAction, OrderEvent, ProductOrder, ProductOrderItem
+from orders.models import (
+    Channel,
+    CustomerProfile,
+    ItemAction,
+    ItemRelationship,
+    OrderEvent,
+    ProductOrder,
+    ProductOrderItem,
+)
+from orders.pricing import quoted_price_problem, unit_prices
 
 from .common import record_event
 from .notifications import notify_order_event
@@ -37,7 +51,8 @@ class ItemDraft:
     place: dict | None = None
     relationships: tuple[tuple[str, str], ...] = ()
     appointment: dict | None = None
-    item_prices: tuple[dict, ...] = ()
+    # What the channel quoted (itemPrice): checked against the catalog, never stored.
+    quoted_prices: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,11 @@ def _validate_item(index, item: ItemDraft, *, customer_id, offerings, products, 
     if product and product.product_offering_id != offering.pk:
         problems.append(Problem(f"{at}.product_offering",
                                 f"product {product.pk} is a {product.product_offering.offering_id}, not {offering_id}"))
+    if item.quoted_prices:
+        problem = quoted_price_problem(item.quoted_prices,
+                                       unit_prices(offering, desired_characteristics(item, offering, product)))
+        if problem:
+            problems.append(Problem(f"{at}.item_prices", f"{offering.offering_id} v{offering.version}: {problem}"))
     if item.action == ItemAction.ADD and not offering.is_orderable_at(now):
         state = offering.lifecycle_status if offering.lifecycle_status != "active" else "outside its validity period"
         problems.append(Problem(f"{at}.product_offering", f"offering {offering_id} cannot be ordered: {state}"))
@@ -274,33 +294,34 @@ def _create(*, channel, draft: OrderDraft, customer_id, offerings, products, ide
         description=draft.description, notification_contact=draft.notification_contact,
         requested_start_date=draft.requested_start_date, requested_completion_date=draft.requested_completion_date,
         customer_id=customer_id, related_parties=list(draft.related_parties),
-        billing_account_id=draft.billing_account_id, idempotency_key=idempotency_key,
+        billing_account_id=draft.billing_account_id or _default_billing_account(customer_id),
+        idempotency_key=idempotency_key,
         request_fingerprint=fingerprint, order_date=now,
         notes=[{**note, "id": note.get("id") or str(n + 1), "date": note.get("date") or iso(now)}
                for n, note in enumerate(draft.notes)],
     )
+    created = {}
     for sequence, item in enumerate(draft.items):
         product = products.get(item.product_id) if item.product_id else None
         offering = offerings.get(item.offering_id) if item.offering_id else product.product_offering
         spec = offering.specification
-        characteristics = dict(item.characteristics)
-        if item.action == ItemAction.ADD:
-            for char in spec.characteristics.all():
-                if char.name not in characteristics and char.default_value is not None:
-                    characteristics[char.name] = char.default_value
-        elif product is not None:
-            characteristics = {**product.characteristics, **item.characteristics}
-        ProductOrderItem.objects.create(
+        characteristics = desired_characteristics(item, offering, product)
+        created[item.item_id] = ProductOrderItem.objects.create(
             order=order, item_id=item.item_id, sequence=sequence, action=item.action, quantity=item.quantity,
             product_offering=offering, offering_version=offering.version,
-            # modify/delete keep the specification version the product was built from
+            # modify/delete keep the specification version the product was built from, and pin its version
             product_specification=product.product_specification if product else spec,
-            product=product, characteristics=characteristics,
+            product=product, product_version=product.version if product else None,
+            characteristics=characteristics, requested_characteristics=dict(item.characteristics),
             place=item.place or (product.place if product else None),
-            item_prices=list(item.item_prices) or _catalog_prices(offering),
-            relationships=[{"item_id": other, "relationship_type": kind} for other, kind in item.relationships],
+            # the pinned offering version's, for these characteristics, whatever the channel quoted
+            item_prices=unit_prices(offering, characteristics),
             appointment=item.appointment,
         )
+    ItemRelationship.objects.bulk_create([
+        ItemRelationship(item=created[item.item_id], related_item=created[other], relationship_type=kind)
+        for item in draft.items for other, kind in item.relationships
+    ])
     record_event(order, OrderEvent.Type.CAPTURED, actor=f"channel:{channel.name}",
                  message=f"Captured {len(draft.items)} item(s) from {channel.name}",
                  payload={"externalId": draft.external_id, "idempotencyKey": idempotency_key or ""})
@@ -308,9 +329,36 @@ def _create(*, channel, draft: OrderDraft, customer_id, offerings, products, ide
     return order
 
 
-def _catalog_prices(offering: ProductOffering) -> list[dict]:
-    return [
-        {"name": p.name, "price_type": p.price_type, "amount": str(p.amount), "currency": p.currency,
-         "recurring_period": p.recurring_period}
-        for p in offering.prices.all()
-    ]
+def _default_billing_account(customer_id: str) -> str:
+    """The customer's default billing account, for an order that names none."""
+    return CustomerProfile.objects.filter(party_id=customer_id).values_list("billing_account_id", flat=True).first() \
+        or ""
+
+
+def desired_characteristics(item: ItemDraft, offering, product) -> dict:
+    """What the product will have: an add's characteristics with the catalog's defaults; a modify's change
+    applied on the product's current ones."""
+    if item.action == ItemAction.ADD:
+        defaults = {c.name: c.default_value for c in offering.specification.characteristics.all()
+                    if c.default_value is not None}
+        return {**defaults, **item.characteristics}
+    if product is not None:
+        return {**product.characteristics, **item.characteristics}
+    return dict(item.characteristics)
+
+
+def draft_to_json(draft: OrderDraft) -> dict:
+    """An order draft as JSON (kept on a supersession request until it is applied)."""
+    data = dataclasses.asdict(draft)
+    for name in ("requested_start_date", "requested_completion_date"):
+        data[name] = iso(data[name])
+    return data
+
+
+def draft_from_json(data: dict) -> OrderDraft:
+    items = tuple(ItemDraft(**{**item, "relationships": tuple(tuple(r) for r in item["relationships"]),
+                               "quoted_prices": tuple(item["quoted_prices"])}) for item in data["items"])
+    dates = {name: parse_datetime(data[name]) if data.get(name) else None
+             for name in ("requested_start_date", "requested_completion_date")}
+    return OrderDraft(**{**data, **dates, "items": items, "related_parties": tuple(data["related_parties"]),
+                         "notes": tuple(data["notes"])})

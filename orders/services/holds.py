@@ -1,46 +1,69 @@
-"""An agent's decisions on held orders and on fallout: release, reject, retry, fail."""
+"""An agent's decisions on held orders: release (the order goes on), reject, check again, ask for information.
+
+Fallout (work that stopped) is repaired in ``repairs``. Every command takes the acting user and a reason,
+writes an event, and refuses with a clear message what the order's state does not allow.
+"""
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from comapp.errors import NotAllowed
-from orders.models import Fallout, ItemState, OrderEvent, OrderState, ProductOrder
+from comapp.errors import NotAllowed, ValidationFailed
+from comapp.tmf import iso
+from orders import selectors
+from orders.models import CheckRun, OrderEvent, OrderState, ProductOrder
 
-from . import aggregation
-from .common import lock_order, record_event, save_with_reason, touch
-from .fulfilment import begin_fulfilment, submit_ready_items
+from . import cancellation, checks
+from .common import actor_of, lock_order, record_event, save_with_reason, touch
 from .notifications import notify_order_event
+from .submission import begin_fulfilment
 
 
-def _actor(user) -> str:
-    return f"user:{user.username}" if user is not None else "system"
+def _held_by_a_check(order: ProductOrder) -> None:
+    if order.state != OrderState.HELD or order.state_reason_code == "FALLOUT" or \
+            order.fallouts.filter(resolved_at__isnull=True).exists():
+        raise NotAllowed(f"Order {order.pk} is {order.state} without a check hold to release")
 
 
 @transaction.atomic
 def release_hold(*, order: ProductOrder, user, reason: str) -> ProductOrder:
-    """Release an order held by a business check: fulfilment starts. Raises NotAllowed unless held."""
+    """Release an order held by a business check: fulfilment starts (or waits for its start date)."""
     order = lock_order(order.pk)
-    if order.state != OrderState.HELD or order.fallouts.filter(resolved_at__isnull=True).exists():
-        raise NotAllowed(f"Order {order.pk} is {order.state} without a check hold to release")
-    record_event(order, OrderEvent.Type.HOLD_RELEASED, actor=_actor(user), message=reason or "released",
+    _held_by_a_check(order)
+    if order.state_reason_code == "PRODUCT_IN_FLIGHT":
+        products = [i.product_id for i in order.items.all() if i.product_id]
+        busy = selectors.orders_changing_products(products, exclude_id=order.pk)
+        if busy.exists():
+            others = ", ".join(sorted({i.order_id for i in busy}))
+            raise NotAllowed(f"Order {order.pk} waits for {others} to finish changing the same product; it is "
+                             "checked again automatically when that order ends")
+    record_event(order, OrderEvent.Type.HOLD_RELEASED, actor=actor_of(user), message=reason or "released",
                  payload={"reasonCode": order.state_reason_code})
-    order.state_reason_code, order.state_reason = "", ""
-    if order.requested_start_date and order.requested_start_date > timezone.now():
-        # released early: it waits for its start date like any scheduled order (start_due_order starts it)
-        order.resume()
-        order.defer()
-        for item in order.items.all():
-            item.defer()
-            save_with_reason(item, "waiting for the requested start date")
-        touch(order, reason="released, waiting for the requested start date")
-        notify_order_event(order, "ProductOrderStateChangeEvent")
+    if order.requested_start_date and timezone.now() < order.requested_start_date:
+        checks.wait_for_start(order, actor=actor_of(user))
         return order
-    begin_fulfilment(order, actor=_actor(user))
+    begin_fulfilment(order, actor=actor_of(user))
     return order
 
 
+# Why an agent rejects a held order: the code the order (and the channel's event) carries.
+REJECTION_REASONS = {
+    "CREDIT_REFUSED": "the customer's credit was refused",
+    "FRAUD_CONFIRMED": "fraud confirmed",
+    "DUPLICATE_ORDER": "a duplicate of another order",
+    "CUSTOMER_UNREACHABLE": "the customer could not be reached",
+    "CUSTOMER_REQUEST": "the customer asked not to go on",
+    "REJECTED_BY_AGENT": "another reason (say which)",
+}
+
+
 @transaction.atomic
-def reject_held(*, order: ProductOrder, user, reason: str) -> ProductOrder:
-    """Reject an order held by a business check. Raises NotAllowed unless it is held before fulfilment."""
+def reject_held(*, order: ProductOrder, user, reason: str, reason_code: str = "REJECTED_BY_AGENT") -> ProductOrder:
+    """Reject an order held by a business check, with a reason code (``REJECTION_REASONS``); the channel is told.
+
+    NotAllowed unless it is held before fulfilment; ValidationFailed for an unknown reason code.
+    """
+    if reason_code not in REJECTION_REASONS:
+        raise ValidationFailed(f"Unknown rejection reason {reason_code!r}: one of {', '.join(REJECTION_REASONS)}")
     order = lock_order(order.pk)
     if order.state != OrderState.HELD or order.service_items.exists():
         raise NotAllowed(f"Order {order.pk} is not held before fulfilment; it cannot be rejected")
@@ -48,60 +71,40 @@ def reject_held(*, order: ProductOrder, user, reason: str) -> ProductOrder:
     for item in order.items.all():
         item.reject()
         save_with_reason(item, "rejected by an agent")
-    order.state_reason_code, order.state_reason = "REJECTED_BY_AGENT", (reason or "rejected by an agent")[:500]
+    order.state_reason_code = reason_code
+    order.state_reason = (reason or REJECTION_REASONS[reason_code])[:500]
     touch(order, reason="rejected by an agent")
-    record_event(order, OrderEvent.Type.REJECTED, actor=_actor(user), message=order.state_reason)
+    record_event(order, OrderEvent.Type.REJECTED, actor=actor_of(user), message=order.state_reason,
+                 payload={"reasonCode": reason_code})
+    cancellation.overtake_open_mutations(order, reason="the order was rejected before the request was decided",
+                                         actor=actor_of(user))
     notify_order_event(order, "ProductOrderStateChangeEvent")
     return order
 
 
-def _open_fallout(fallout_id: int) -> Fallout:
-    fallout = Fallout.objects.select_related("item", "service_order_item").get(pk=fallout_id)
-    if fallout.resolved_at is not None:
-        raise NotAllowed(f"Fallout {fallout_id} was already resolved ({fallout.resolution})")
-    return fallout
-
-
-def _close(fallout: Fallout, *, resolution: str, user, reason: str) -> None:
-    fallout.resolved_at = timezone.now()
-    fallout.resolution = resolution
-    fallout.resolved_by = user
-    fallout.save()
-    record_event(fallout.order, OrderEvent.Type.FALLOUT_RESOLVED, actor=_actor(user), item=fallout.item,
-                 message=f"{resolution}: {reason}"[:500], payload={"fallout": fallout.pk})
-
-
 @transaction.atomic
-def retry_fallout(*, fallout: Fallout, user, reason: str = "") -> None:
-    """Send the failed service again with a new service order; the item resumes."""
-    order = lock_order(fallout.order_id)
-    fallout = _open_fallout(fallout.pk)
-    service = fallout.service_order_item
-    if service is None or not service.is_terminal:
-        raise NotAllowed("Only a failed service can be retried")
-    service.replan()
-    service.service_order = None
-    save_with_reason(service, f"retry requested by {_actor(user)}")
-    _close(fallout, resolution="retried", user=user, reason=reason)
-    item = fallout.item
-    if item.state == ItemState.HELD and not item.fallouts.filter(resolved_at__isnull=True).exists():
-        item.resume()
-        save_with_reason(item, "fallout retried")
-    touch(order)
-    submit_ready_items(order, actor=_actor(user))
-    aggregation.refresh_states(order, actor=_actor(user))
+def request_information(*, order: ProductOrder, user, reason: str) -> ProductOrder:
+    """Ask the channel for what a held order lacks: a note says what, and the channel receives TMF622's
+    ``ProductOrderInformationRequiredEvent``. NotAllowed unless the order is held; ValidationFailed without
+    a question or past the note limit."""
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationFailed("Say what information is required")
+    order = lock_order(order.pk)
+    if order.state != OrderState.HELD:
+        raise NotAllowed(f"Order {order.pk} is {order.state}: information is asked for only while it is held")
+    if len(order.notes) >= settings.COM_MAX_NOTES_PER_ORDER:
+        raise ValidationFailed(f"Order {order.pk} has {len(order.notes)} notes, the most allowed")
+    actor = actor_of(user)
+    order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": actor, "date": iso(timezone.now()),
+                                  "text": f"Information required: {text}"}]
+    touch(order, reason="information requested")
+    record_event(order, OrderEvent.Type.INFORMATION_REQUESTED, actor=actor, message=text,
+                 payload={"heldFor": order.state_reason_code})
+    notify_order_event(order, "ProductOrderInformationRequiredEvent", fields=["note"])
+    return order
 
 
-@transaction.atomic
-def fail_fallout(*, fallout: Fallout, user, reason: str = "") -> None:
-    """Give up on the item: it fails, and the order finishes as its other items allow."""
-    order = lock_order(fallout.order_id)
-    fallout = _open_fallout(fallout.pk)
-    _close(fallout, resolution="failed", user=user, reason=reason)
-    item = fallout.item
-    if item.state == ItemState.HELD:
-        item.fail()
-        item.state_reason = (reason or "failed by an agent")[:500]
-        save_with_reason(item, "failed by an agent")
-    touch(order)
-    aggregation.refresh_states(order, actor=_actor(user))
+def recheck_held(*, order: ProductOrder, user, reason: str = "") -> str:
+    """Run the checks of a held order again (after the customer's credit was raised, say)."""
+    return checks.rerun_order_checks(order_id=order.pk, trigger=CheckRun.Trigger.AGENT_RETRY, actor=actor_of(user))

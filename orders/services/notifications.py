@@ -1,4 +1,4 @@
-"""TMF622 notifications to channels: one outbox message per event and listener of the order's channel.
+"""TMF622 notifications to channels: each event stored once, one outbox message per listener of the channel.
 
 Written in the transaction of the change they announce; delivered (signed, retried) by the outbox relay.
 """
@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from comapp.tmf import iso
-from orders.models import HubSubscription, OutboxMessage, ProductOrder
+from orders.models import HubSubscription, Notification, OutboxMessage, ProductOrder
 
 from . import outbox
 
@@ -42,10 +42,11 @@ def notify_order_event(order: ProductOrder, event_type: str, *, fields: list[str
     }
     if fields:
         body["fieldPath"] = ",".join(fields)
+    notification = Notification.objects.create(event_id=event_id, event_type=event_type, order=order, payload=body)
     for subscription in subscriptions:
         outbox.enqueue(
             kind=OutboxMessage.Kind.NOTIFICATION, dedup_key=f"{event_id}:{subscription.pk}",
-            url=_listener_url(subscription.callback, event_type), payload=body, order=order,
+            url=_listener_url(subscription.callback, event_type), notification=notification, order=order,
             subscription=subscription,
         )
     return len(subscriptions)
@@ -64,10 +65,27 @@ def _listener_url(callback: str, event_type: str) -> str:
     return f"{callback.rstrip('/')}/{event_type[0].lower()}{event_type[1:]}"
 
 
-@transaction.atomic
 def subscribe(*, channel, callback: str, query: str = "") -> HubSubscription:
-    """Register a listener for the channel's order events."""
-    return HubSubscription.objects.create(channel=channel, callback=callback, query=query)
+    """Register a listener for the channel's order events.
+
+    Raises ValidationFailed for a callback COM will not call (``orders.webhooks``), Conflict when the
+    channel already has COM_MAX_HUB_SUBSCRIPTIONS listeners.
+    """
+    from django.conf import settings
+
+    from comapp.errors import Conflict
+    from orders.models import Channel
+    from orders.webhooks import check_callback_url
+
+    check_callback_url(callback)  # before the lock: it may wait for DNS
+    limit = settings.COM_MAX_HUB_SUBSCRIPTIONS
+    with transaction.atomic():
+        # The channel's row lock serialises concurrent registrations, so the limit holds.
+        Channel.objects.select_for_update().filter(pk=channel.pk).first()
+        if HubSubscription.objects.filter(channel=channel).count() >= limit:
+            raise Conflict(f"Channel {channel.name} already has {limit} hub listeners, the most allowed; remove "
+                           "one (DELETE hub/{id}) before registering another.", code="TOO_MANY_SUBSCRIPTIONS")
+        return HubSubscription.objects.create(channel=channel, callback=callback, query=query)
 
 
 @transaction.atomic

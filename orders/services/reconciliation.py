@@ -1,66 +1,82 @@
-"""When SOM goes quiet: ask it, and after too long, hand the work to an agent.
+"""When SOM is quiet, or finished without saying how: read the service order back, and after too long, a person.
 
-A service order SOM has accepted but not spoken of for ``COM_SOM_POLL_AFTER_SECONDS`` is read back with
-TMF641 ``GET serviceOrder/{id}``; what SOM answers is applied like an event (keyed by its content, so
-the same answer twice changes nothing). Still no progress after ``COM_SOM_SILENCE_FALLOUT_SECONDS``: its
-unfinished items go to the fallout queue (SOM_SILENT).
+A service order SOM accepted but has not spoken of for ``COM_SOM_POLL_AFTER_SECONDS``, and one SOM ended
+while some of its items never got a final state from it, is read back with TMF641 ``GET serviceOrder/{id}``.
+The answer is stored and applied like an event, keyed by its content, so the same answer twice changes
+nothing. Still no progress after ``COM_SOM_SILENCE_FALLOUT_SECONDS`` (an unfinished service order) or
+``COM_SOM_READBACK_FALLOUT_SECONDS`` (a finished one with unexplained items): those items go to fallout.
 """
-import hashlib
-import json
+from __future__ import annotations
+
 import logging
 from datetime import timedelta
 
-import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from orders.models import InboundEvent, ServiceOrder, SomState
+from orders.integrations import som as som_api
+from orders.integrations import tmf641
+from orders.models import LIVE_SOM_STATES, FalloutStage, InboundEvent, OrderEvent, ServiceOrder, SomState
 
-from . import fulfilment
-from .common import lock_order
+from . import aggregation, fallouts, som_events
+from .common import lock_order, record_event, save_with_reason, touch
+from .submission import submit_ready_items
 
 log = logging.getLogger(__name__)
 
 
-def silent_service_orders():
-    cutoff = timezone.now() - timedelta(seconds=settings.COM_SOM_POLL_AFTER_SECONDS)
-    live = [SomState.ACKNOWLEDGED, SomState.IN_PROGRESS, SomState.PENDING, SomState.HELD]
-    return ServiceOrder.objects.filter(state__in=live, last_heard_at__lt=cutoff).exclude(som_order_id="")
-
-
-def _snapshot_key(service_order: ServiceOrder, snapshot: dict) -> str:
-    states = [snapshot.get("state")] + sorted(
-        f"{i.get('id')}={i.get('state')}" for i in snapshot.get("serviceOrderItem") or [] if isinstance(i, dict))
-    return f"poll:{service_order.pk}:" + hashlib.sha256(json.dumps(states).encode()).hexdigest()[:24]
-
-
-def poll_service_order(*, service_order_id: str) -> str:
-    """Read one quiet service order back from SOM and apply what changed; fallout if silent too long."""
+def read_back(*, service_order_id: str) -> str:
+    """Read one service order back from SOM and apply what changed; fallout if it has said nothing too long."""
     service_order = ServiceOrder.objects.get(pk=service_order_id)
-    if service_order.is_terminal or service_order.state == SomState.PLANNED:
-        return "nothing to do"
-    url = f"{settings.COM_SOM_ENDPOINTS[service_order.som].rstrip('/')}/serviceOrder/{service_order.som_order_id}"
-    outcome = "unreachable"
-    try:
-        response = requests.get(url, timeout=settings.COM_HTTP_TIMEOUT, headers={"Accept": "application/json"})
-        outcome = f"HTTP {response.status_code}"
-        if response.status_code == 200 and isinstance(response.json(), dict):
-            snapshot = response.json()
-            key = _snapshot_key(service_order, snapshot)
-            try:
-                with transaction.atomic():
-                    event = InboundEvent.objects.create(
-                        event_id=key, source="som-poll", event_type="ServiceOrderPolled", service_order=service_order,
-                        payload={"eventId": key, "eventType": "ServiceOrderPolled",
-                                 "event": {"serviceOrder": snapshot}})
-                outcome = fulfilment.apply_som_event(inbound_event_id=event.pk)
-            except IntegrityError:
-                outcome = "no change since the last poll"
-    except (requests.RequestException, ValueError) as exc:
-        log.warning("polling %s failed: %s", service_order.external_id, exc)
+    if service_order.state == SomState.PLANNED or not service_order.som_order_id:
+        return "not at SOM yet"
+    if service_order.is_terminal and not service_order.items.filter(state__in=LIVE_SOM_STATES).exists():
+        outcome = "nothing to learn"
+    else:
+        outcome = _read_and_apply(service_order)
     _fallout_if_silent_too_long(service_order_id)
     return outcome
+
+
+def _read_and_apply(service_order: ServiceOrder) -> str:
+    try:
+        snapshot = som_api.get_service_order(service_order.som, service_order.som_order_id)
+    except som_api.SomUnavailable as exc:
+        log.warning("reading back %s failed: %s", service_order.external_id, exc)
+        if service_order.is_terminal and service_order.state != SomState.PARTIAL:
+            return _follow_order(service_order.pk, why=f"SOM could not be read ({exc})")
+        return f"SOM unavailable: {exc}"
+    if snapshot is None:
+        return "SOM does not know it"
+    try:
+        update, payload = tmf641.read_back(service_order.pk, snapshot)
+    except Exception as exc:  # noqa: BLE001 - what SOM answered cannot be read: say so, the silence clock runs
+        return f"unreadable answer: {exc}"
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(
+                event_id=update.event_id, source="som-poll", som=service_order.som, event_type=tmf641.READ_BACK,
+                service_order=service_order, som_order_ref=service_order.som_order_id, payload=payload)
+    except IntegrityError:
+        return "no change since the last read-back"
+    return som_events.apply_som_event(inbound_event_id=event.pk)
+
+
+@transaction.atomic
+def _follow_order(service_order_id: str, *, why: str) -> str:
+    """SOM ended the service order (completed, failed, cancelled) and cannot be asked more: its items follow."""
+    service_order = ServiceOrder.objects.get(pk=service_order_id)
+    order = lock_order(service_order.order_id)
+    service_order = ServiceOrder.objects.select_for_update().get(pk=service_order_id)
+    lines = som_events.items_follow_order(order, service_order, actor=f"som:{service_order.som}")
+    if lines:
+        record_event(order, OrderEvent.Type.SERVICE_STATE_CHANGED, actor=f"som:{service_order.som}",
+                     message=f"{why}: " + "; ".join(lines)[:400])
+        touch(order)
+    submit_ready_items(order, actor="system")
+    aggregation.refresh_states(order, actor="system")
+    return "; ".join(lines) or "no change"
 
 
 @transaction.atomic
@@ -68,18 +84,23 @@ def _fallout_if_silent_too_long(service_order_id: str) -> None:
     service_order = ServiceOrder.objects.get(pk=service_order_id)
     order = lock_order(service_order.order_id)
     service_order = ServiceOrder.objects.select_for_update().get(pk=service_order_id)
-    limit = timezone.now() - timedelta(seconds=settings.COM_SOM_SILENCE_FALLOUT_SECONDS)
-    if service_order.is_terminal or not service_order.last_heard_at or service_order.last_heard_at >= limit:
+    heard = service_order.last_heard_at or service_order.created_at
+    if service_order.is_terminal:
+        limit, why = settings.COM_SOM_READBACK_FALLOUT_SECONDS, "ended it without saying how this service ended"
+    else:
+        limit, why = settings.COM_SOM_SILENCE_FALLOUT_SECONDS, "has said nothing of it"
+    if heard >= timezone.now() - timedelta(seconds=limit):
         return
-    for item in service_order.items.exclude(state__in=[SomState.COMPLETED, SomState.FAILED, SomState.CANCELLED,
-                                                       SomState.REJECTED]):
-        if item.fallouts.filter(reason_code="SOM_SILENT").exists():
+    opened = False
+    for item in service_order.items.filter(state__in=LIVE_SOM_STATES).select_related("service_specification"):
+        if item.fallouts.filter(resolved_at__isnull=True).exists():
             continue
-        item.error = {"code": "SOM_SILENT", "lastHeard": service_order.last_heard_at.isoformat()}
-        item.save(update_fields=["error"])
-        fulfilment.open_fallout(order, item, reason_code="SOM_SILENT",
-                                message=f"SOM has said nothing of {service_order.external_id} since "
-                                        f"{service_order.last_heard_at:%Y-%m-%d %H:%M} UTC", actor="system")
-    from . import aggregation
-
-    aggregation.refresh_states(order, actor="system")
+        item.error = {"code": "SOM_SILENT", "lastHeard": heard.isoformat(), "serviceOrder": service_order.external_id}
+        save_with_reason(item, "SOM silent")
+        fallouts.open_service_fallout(order, item, reason_code="SOM_SILENT", actor="system",
+                                      stage=FalloutStage.FULFILMENT,
+                                      message=f"SOM {why} ({service_order.external_id}) since "
+                                              f"{heard:%Y-%m-%d %H:%M} UTC")
+        opened = True
+    if opened:
+        aggregation.refresh_states(order, actor="system")

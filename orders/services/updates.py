@@ -1,9 +1,10 @@
 """Corrections that change no commercial meaning: descriptive attributes, priority, notes (appended)."""
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from comapp.errors import NotAllowed
-from comapp.tmf import iso
+from comapp.errors import NotAllowed, PreconditionFailed, Problem, ValidationFailed
+from comapp.tmf import etag, iso
 from orders.models import OrderEvent, ProductOrder
 
 from .common import lock_order, record_event, touch
@@ -13,16 +14,23 @@ DESCRIPTIVE = ("description", "category", "notification_contact", "priority")
 
 
 @transaction.atomic
-def update_order_attributes(*, order: ProductOrder, changes: dict, actor: str) -> ProductOrder:
+def update_order_attributes(*, order: ProductOrder, changes: dict, actor: str,
+                            expected_version: int | None = None) -> ProductOrder:
     """Apply descriptive changes and append notes.
 
-    Raises NotAllowed for descriptive changes to a terminal order (notes may always be added).
+    ``expected_version``: the version the change was prepared against (``If-Match``); None applies it to whatever
+    version the order is at. Raises PreconditionFailed when the order is at another version, NotAllowed for
+    descriptive changes to a terminal order (notes may always be added).
     """
     order = lock_order(order.pk)
+    check_version(order, expected_version)
     descriptive = {k: v for k, v in changes.items() if k in DESCRIPTIVE and getattr(order, k) != v}
     notes = changes.get("notes") or []
     if descriptive and order.is_terminal:
         raise NotAllowed(f"Order {order.pk} is {order.state}: only notes can be added.")
+    if len(order.notes) + len(notes) > settings.COM_MAX_NOTES_PER_ORDER:
+        raise ValidationFailed(problems=[Problem("note", f"at most {settings.COM_MAX_NOTES_PER_ORDER} notes per "
+                                                         f"order (it has {len(order.notes)})")])
     if not descriptive and not notes:
         return order
     before = {k: getattr(order, k) for k in descriptive}
@@ -42,3 +50,15 @@ def update_order_attributes(*, order: ProductOrder, changes: dict, actor: str) -
     fields = sorted(descriptive) + (["note"] if notes else [])
     notify_order_event(order, "ProductOrderAttributeValueChangeEvent", fields=fields)
     return order
+
+
+def check_version(order: ProductOrder, expected_version: int | None) -> None:
+    """PreconditionFailed unless the order is at ``expected_version`` (None: no condition).
+
+    Called on the locked row: no other command can change the version between this check and the caller's commit.
+    """
+    if expected_version is not None and order.version != expected_version:
+        raise PreconditionFailed(
+            f"Order {order.pk} is at version {order.version} (ETag {etag(order.version)}), not version "
+            f"{expected_version}: read it again and decide on the current order.",
+            current_version=order.version)

@@ -1,8 +1,11 @@
-"""Catalog admin: editable by admins, a specification version frozen once in use, and its new-version action."""
+"""Catalog admin: editable by admins, a product or service specification version frozen once in use (its history
+included), and the new-version actions."""
+import json
+
 import pytest
 from django.urls import reverse
 
-from catalog.models import ProductOffering, ProductSpecification
+from catalog.models import ProductOffering, ProductSpecification, ServiceSpecification
 
 
 @pytest.mark.django_db
@@ -84,3 +87,133 @@ class TestCatalogAdmin:
         url = reverse("admin:catalog_productspecification_history", args=[spec.pk])
 
         assert admin_client_logged_in.get(url).status_code == 200
+
+
+def _service_form(service, **changes) -> dict:
+    """The change form of a service specification as the browser posts it (with the hidden initial value Django
+    adds for a field with a callable default)."""
+    data = {"name": service.name, "description": service.description, "som": service.som,
+            "max_retries": service.max_retries, "failure_policy": service.failure_policy,
+            "milestones": json.dumps(service.milestones), "initial-milestones": json.dumps(service.milestones),
+            "compensation_action": service.compensation_action,
+            "point_of_no_return": service.point_of_no_return,
+            "depends_on": [d.pk for d in service.depends_on.all()],
+            **({"shareable": "on"} if service.shareable else {}),
+            **({"reversible": "on"} if service.reversible else {})}
+    return {**data, **changes}
+
+
+@pytest.mark.django_db
+class TestServiceSpecificationAdmin:
+    def test_a_version_in_use_is_read_only_and_a_post_changes_nothing(self, admin_client_logged_in, demo_catalog,
+                                                                     capture_item):
+        capture_item(ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200"))
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+        url = reverse("admin:catalog_servicespecification_change", args=[internet.pk])
+
+        page = admin_client_logged_in.get(url)
+        posted = admin_client_logged_in.post(url, _service_form(internet, max_retries=9))
+
+        assert page.status_code == 200
+        assert 'name="_save"' not in page.content.decode()
+        assert posted.status_code == 403
+        internet.refresh_from_db()
+        assert internet.max_retries == 2
+
+    def test_the_history_of_a_frozen_version_cannot_be_written_back(self, admin_client_logged_in, demo_catalog,
+                                                                    capture_item):
+        offering = ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200")
+        capture_item(offering)
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+        spec = offering.specification
+        service_url = reverse("admin:catalog_servicespecification_simple_history",
+                              args=[internet.pk, internet.history.first().history_id])
+        spec_url = reverse("admin:catalog_productspecification_simple_history",
+                           args=[spec.pk, spec.history.first().history_id])
+
+        assert admin_client_logged_in.get(service_url).status_code == 200
+        assert admin_client_logged_in.post(service_url, _service_form(internet, max_retries=9)).status_code == 403
+        assert admin_client_logged_in.post(spec_url, {"spec_id": "PS-RES-BB", "version": 1, "name": "renamed",
+                                                      "lifecycle_status": "active",
+                                                      "last_update_0": "2025-01-01", "last_update_1": "00:00:00",
+                                                      }).status_code == 403
+        internet.refresh_from_db()
+        spec.refresh_from_db()
+        assert (internet.max_retries, spec.name) == (2, "Residential Broadband Access")
+
+    def test_a_version_not_in_use_is_edited_through_the_service(self, admin_client_logged_in, demo_catalog):
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+        cpe = ServiceSpecification.objects.get(code="CPE-Management")
+        url = reverse("admin:catalog_servicespecification_change", args=[static_ip.pk])
+
+        response = admin_client_logged_in.post(url, _service_form(static_ip, max_retries=4, depends_on=[cpe.pk]))
+
+        assert response.status_code == 302
+        static_ip.refresh_from_db()
+        assert (static_ip.version, static_ip.max_retries) == (1, 4)
+        assert [d.code for d in static_ip.depends_on.all()] == ["CPE-Management"]
+        assert static_ip.history.first().history_change_reason == "Changed by root: max_retries, depends_on"
+
+    def test_a_service_cannot_depend_on_itself(self, admin_client_logged_in, demo_catalog):
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+        url = reverse("admin:catalog_servicespecification_change", args=[static_ip.pk])
+
+        response = admin_client_logged_in.post(url, _service_form(static_ip, depends_on=[static_ip.pk]))
+
+        assert response.status_code == 200
+        assert "Static-IP cannot depend on itself" in response.content.decode()
+        assert [d.code for d in static_ip.depends_on.all()] == ["Internet-Access"]
+
+    def test_adding_a_code_that_exists_is_refused(self, admin_client_logged_in, demo_catalog):
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+
+        response = admin_client_logged_in.post(reverse("admin:catalog_servicespecification_add"),
+                                               _service_form(internet, code="Internet-Access", depends_on=[]))
+
+        assert response.status_code == 200
+        assert "Create a new version" in response.content.decode()
+        assert ServiceSpecification.objects.filter(code="Internet-Access").count() == 1
+
+    def test_adding_a_new_code_makes_its_version_1(self, admin_client_logged_in, demo_catalog):
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+
+        response = admin_client_logged_in.post(reverse("admin:catalog_servicespecification_add"),
+                                               _service_form(internet, code="IPTV", name="IPTV",
+                                                             depends_on=[internet.pk]))
+
+        assert response.status_code == 302
+        iptv = ServiceSpecification.objects.get(code="IPTV")
+        assert iptv.version == 1 and [d.code for d in iptv.depends_on.all()] == ["Internet-Access"]
+
+    def test_create_a_new_version_action(self, admin_client_logged_in, demo_catalog, capture_item):
+        capture_item(ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200"))
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+        url = reverse("admin:catalog_servicespecification_changelist")
+
+        response = admin_client_logged_in.post(
+            url, {"action": "create_new_version", "_selected_action": [internet.pk]}, follow=True)
+
+        assert response.status_code == 200
+        assert ("Created Internet-Access v2 (named by ADSL Access v2, Business Fibre Access v2, Residential "
+                "Broadband Access v2)") in response.content.decode()
+        assert ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200").specification.version == 2
+        v2 = ServiceSpecification.objects.get(code="Internet-Access", version=2)
+        page = admin_client_logged_in.get(reverse("admin:catalog_servicespecification_change", args=[v2.pk]))
+        assert 'name="_save"' in page.content.decode()  # nothing uses the new version yet: it can be set
+
+    def test_the_new_version_action_needs_the_right_to_make_product_versions_too(self, client, django_user_model,
+                                                                                  demo_catalog):
+        from django.contrib.auth.models import Permission
+
+        user = django_user_model.objects.create_user(username="cfs-only", password="pw", is_staff=True)
+        user.user_permissions.set(Permission.objects.filter(codename__in=[
+            "view_servicespecification", "add_servicespecification", "change_servicespecification"]))
+        client.force_login(user)
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+        url = reverse("admin:catalog_servicespecification_changelist")
+
+        page = client.get(url).content.decode()
+        client.post(url, {"action": "create_new_version", "_selected_action": [internet.pk]})
+
+        assert "create_new_version" not in page
+        assert ServiceSpecification.objects.filter(code="Internet-Access").count() == 1

@@ -3,7 +3,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.models import ProductSpecification
-from catalog.services import revise_specification
+from catalog.services import revise_service_specification, revise_specification
 from tests.tmf_schema import TMF620, assert_valid
 
 BASE = "/tmf-api/productCatalogManagement/v4"
@@ -56,7 +56,11 @@ class TestProductOffering:
             "version": "1",
             "@referredType": "ProductSpecification",
         }
-        monthly, activation = body["productOfferingPrice"]
+        monthly, activation, speed, router = body["productOfferingPrice"]
+        assert (speed["name"], speed["price"]["value"]) == ("Speed 500 Mbps", 10.0)
+        assert speed["prodSpecCharValueUse"][0]["name"] == "downloadSpeed"
+        assert speed["prodSpecCharValueUse"][0]["productSpecCharacteristicValue"] == [{"value": 500}]
+        assert router["prodSpecCharValueUse"][0]["productSpecCharacteristicValue"] == [{"value": "FritzBox 7590"}]
         assert {k: v for k, v in monthly.items() if k != "id"} == {
             "name": "Monthly fee", "priceType": "recurring", "recurringChargePeriodType": "month",
             "recurringChargePeriodLength": 1, "price": {"unit": "EUR", "value": 39.99},
@@ -152,9 +156,9 @@ class TestProductSpecification:
         assert body["lifecycleStatus"] == "active"
         assert body["lastUpdate"].endswith("Z")
         assert body["serviceSpecification"] == [
-            {"id": "Internet-Access", "name": "Internet access line", "@referredType": "ServiceSpecification"},
-            {"id": "WiFi-Management", "name": "Managed home WiFi", "@referredType": "ServiceSpecification"},
-            {"id": "CPE-Management", "name": "CPE management", "@referredType": "ServiceSpecification"},
+            {"id": code, "name": name, "version": "1", "@referredType": "ServiceSpecification"}
+            for code, name in [("Internet-Access", "Internet access line"), ("WiFi-Management", "Managed home WiFi"),
+                               ("CPE-Management", "CPE management")]
         ]
 
     def test_mandatory_characteristic_and_default(self, portal, demo_catalog):
@@ -241,12 +245,49 @@ class TestProductSpecification:
         assert first["href"].endswith("/productSpecification/PS-ADSL?version=1")
         assert _characteristic(first, "downloadSpeed")["description"] == "Download speed"
 
+    def test_each_version_names_the_service_specification_versions_its_rules_name(self, portal, demo_catalog):
+        revise_service_specification(code="Internet-Access", changes={"max_retries": 0}, actor_name="admin")
+
+        latest = portal.get(f"{SPECIFICATIONS}/PS-BIZ-FIBRE").json()
+        first = portal.get(f"{SPECIFICATIONS}/PS-BIZ-FIBRE", {"version": 1}).json()
+
+        assert_valid(TMF620, "ProductSpecification", latest)
+        assert latest["version"] == "2"
+        assert [(s["id"], s["version"]) for s in latest["serviceSpecification"]] == [
+            ("Internet-Access", "2"), ("CPE-Management", "1"), ("SLA-Monitoring", "1")]
+        assert [(s["id"], s["version"]) for s in first["serviceSpecification"]] == [
+            ("Internet-Access", "1"), ("CPE-Management", "1"), ("SLA-Monitoring", "1")]
+
     def test_unknown_id_or_version_is_a_tmf_404(self, portal, demo_catalog):
         assert_tmf_error(portal.get(f"{SPECIFICATIONS}/PS-NOPE"), 404)
         assert_tmf_error(portal.get(f"{SPECIFICATIONS}/PS-ADSL", {"version": 9}), 404)
 
     def test_bad_version_is_a_400(self, portal, demo_catalog):
         assert_tmf_error(portal.get(f"{SPECIFICATIONS}/PS-ADSL", {"version": "two"}), 400)
+
+
+@pytest.mark.django_db
+class TestSort:
+    def test_offerings_by_name_descending(self, portal, demo_catalog):
+        names = [o["name"] for o in portal.get(OFFERINGS, {"sort": "-name"}).json()]
+        assert len(names) > 2 and names == sorted(names, reverse=True)
+
+    def test_offerings_by_status_then_id(self, portal, demo_catalog):
+        body = portal.get(OFFERINGS, {"sort": "lifecycleStatus,id"}).json()
+        keys = [(o["lifecycleStatus"], o["id"]) for o in body]
+        assert keys == sorted(keys) and len({status for status, _ in keys}) > 1
+
+    def test_specifications_by_id_descending(self, portal, demo_catalog):
+        ids = [s["id"] for s in portal.get(SPECIFICATIONS, {"sort": "-id"}).json()]
+        assert len(ids) > 2 and ids == sorted(ids, reverse=True)
+
+    @pytest.mark.parametrize("url, sortable", [
+        (OFFERINGS, "category, id, lastUpdate, lifecycleStatus, name"),
+        (SPECIFICATIONS, "brand, id, lastUpdate, lifecycleStatus, name"),
+    ])
+    def test_unsortable_attribute_is_a_400_naming_the_sortable_ones(self, portal, demo_catalog, url, sortable):
+        body = assert_tmf_error(portal.get(url, {"sort": "name,-productOfferingPrice"}), 400)
+        assert "productOfferingPrice" in body["message"] and f"sortable attributes: {sortable}" in body["message"]
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""Catalog writes: the demo catalog loader and specification revision."""
+"""Catalog writes: the demo catalog loader, product and service specification revision, and the freeze of a
+version in use."""
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -6,11 +7,18 @@ import pytest
 from django.core.management import call_command
 
 from catalog.models import (
-    DecompositionRule, LifecycleStatus, ProductOffering, ProductOfferingPrice, ProductSpecCharacteristic,
-    ProductSpecification, ServiceSpecification,
+    DecompositionRule,
+    LifecycleStatus,
+    ProductOffering,
+    ProductOfferingPrice,
+    ProductSpecCharacteristic,
+    ProductSpecification,
+    ServiceSpecification,
 )
 from catalog.selectors import latest_specification, orderable_offering
-from catalog.services import load_demo_catalog, revise_specification
+from catalog.services import (
+    load_demo_catalog, revise_service_specification, revise_specification, update_service_specification,
+)
 from comapp.errors import NotAllowed, NotFound, ValidationFailed
 
 CATALOG_MODELS = [ServiceSpecification, ProductSpecification, ProductSpecCharacteristic, DecompositionRule,
@@ -39,7 +47,7 @@ class TestLoadDemoCatalog:
 
         assert (result.service_specifications, result.product_specifications, result.product_offerings) == (8, 6, 6)
         assert _counts() == {"ServiceSpecification": 8, "ProductSpecification": 6, "ProductSpecCharacteristic": 10,
-                             "DecompositionRule": 12, "ProductOffering": 6, "ProductOfferingPrice": 8}
+                             "DecompositionRule": 12, "ProductOffering": 6, "ProductOfferingPrice": 10}
 
     def test_running_twice_changes_nothing(self, capsys):
         call_command("load_demo_catalog")
@@ -99,6 +107,8 @@ class TestLoadDemoCatalog:
         assert [(p.name, p.price_type, p.amount, p.recurring_period) for p in superfibre.prices.all()] == [
             ("Monthly fee", "recurring", Decimal("39.99"), "month"),
             ("Activation fee", "oneTime", Decimal("49.00"), ""),
+            ("Speed 500 Mbps", "recurring", Decimal("10.00"), "month"),
+            ("Premium router", "recurring", Decimal("4.00"), "month"),
         ]
         adsl = ProductOffering.objects.get(offering_id="PO-ADSL-16")
         assert (adsl.lifecycle_status, adsl.valid_to) == ("retired", datetime(2024, 1, 1, tzinfo=timezone.utc))
@@ -171,3 +181,209 @@ class TestOrderableOffering:
     def test_unknown_offering(self, demo_catalog):
         with pytest.raises(NotFound):
             orderable_offering(offering_id="PO-NOPE")
+
+
+def _offering_specs() -> dict:
+    return {o.offering_id: (o.specification.spec_id, o.specification.version, o.version)
+            for o in ProductOffering.objects.select_related("specification")}
+
+
+def _settings(service) -> tuple:
+    return (service.name, service.som, service.max_retries, service.failure_policy, service.shareable,
+            service.reversible, service.milestones, service.point_of_no_return, service.compensation_action)
+
+
+@pytest.mark.django_db
+class TestUpdateServiceSpecification:
+    def test_a_version_in_use_is_frozen_and_nothing_changes(self, demo_catalog, capture_item):
+        capture_item(ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200"))
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+        before = _settings(internet)
+        assert internet.in_use
+
+        with pytest.raises(NotAllowed) as refused:
+            update_service_specification(specification=internet, changes={"max_retries": 9}, actor_name="admin")
+
+        assert refused.value.code == "SPECIFICATION_FROZEN"
+        assert "Internet-Access v1 is frozen" in refused.value.message
+        assert "Create a new version of Internet-Access" in refused.value.message
+        internet.refresh_from_db()
+        assert _settings(internet) == before and internet.history.count() == 1
+
+    def test_dependencies_of_a_frozen_version_cannot_change_either(self, demo_catalog, capture_item):
+        capture_item(ProductOffering.objects.get(offering_id="PO-STATIC-IP"))
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+
+        with pytest.raises(NotAllowed):
+            update_service_specification(specification=static_ip, changes={}, depends_on=[], actor_name="admin")
+
+        assert [s.code for s in static_ip.depends_on.all()] == ["Internet-Access"]
+
+    def test_an_unknown_setting_is_refused(self, demo_catalog):
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+
+        with pytest.raises(ValidationFailed) as refused:
+            update_service_specification(specification=internet, changes={"code": "X", "colour": "red"},
+                                         actor_name="admin")
+
+        assert "colour, code" in refused.value.message or "code, colour" in refused.value.message
+        internet.refresh_from_db()
+        assert internet.code == "Internet-Access"
+
+    def test_an_invalid_value_is_refused_and_nothing_changes(self, demo_catalog):
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+
+        with pytest.raises(ValidationFailed) as refused:
+            update_service_specification(specification=internet, changes={"failure_policy": "pray", "max_retries": 1},
+                                         actor_name="admin")
+
+        assert [p.field for p in refused.value.problems] == ["failure_policy"]
+        internet.refresh_from_db()
+        assert (internet.failure_policy, internet.max_retries) == ("compensate", 2)
+
+    @pytest.mark.parametrize("depends_on, message", [(["Nope"], "No service specification Nope"),
+                                                     (["Static-IP"], "Static-IP cannot depend on itself")])
+    def test_a_bad_dependency_is_refused(self, demo_catalog, depends_on, message):
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+
+        with pytest.raises(ValidationFailed, match=message):
+            update_service_specification(specification=static_ip, changes={"max_retries": 4}, depends_on=depends_on,
+                                         actor_name="admin")
+
+        static_ip.refresh_from_db()
+        assert static_ip.max_retries == 1 and [s.code for s in static_ip.depends_on.all()] == ["Internet-Access"]
+
+    def test_a_version_not_in_use_is_edited_in_place(self, demo_catalog, capture_item):
+        # An order for Static IP freezes Static-IP, not the WiFi service its specification does not name.
+        capture_item(ProductOffering.objects.get(offering_id="PO-STATIC-IP"))
+        wifi = ServiceSpecification.objects.get(code="WiFi-Management")
+        assert not wifi.in_use
+
+        updated = update_service_specification(specification=wifi, changes={"max_retries": 3, "som": "wifi"},
+                                               depends_on=["CPE-Management"], actor_name="admin")
+
+        assert (updated.pk, updated.version, updated.max_retries, updated.som) == (wifi.pk, 1, 3, "wifi")
+        assert [s.code for s in updated.depends_on.all()] == ["CPE-Management"]
+        assert updated.history.first().history_change_reason == "Changed by admin: max_retries, som, depends_on"
+
+    def test_a_long_reason_is_cut_to_what_the_history_holds(self, demo_catalog):
+        wifi = ServiceSpecification.objects.get(code="WiFi-Management")
+
+        update_service_specification(specification=wifi, changes={"max_retries": 1}, actor_name="a" * 150)
+
+        reason = wifi.history.first().history_change_reason
+        assert len(reason) == 100 and reason.startswith("Changed by aaa") and reason.endswith("…")
+
+
+@pytest.mark.django_db
+class TestReviseServiceSpecification:
+    def test_an_unknown_code_is_not_found(self, demo_catalog):
+        with pytest.raises(NotFound):
+            revise_service_specification(code="Nope", actor_name="admin")
+
+    def test_a_bad_change_creates_nothing(self, demo_catalog):
+        before = _counts()
+
+        with pytest.raises(ValidationFailed):
+            revise_service_specification(code="Internet-Access", changes={"max_retries": -1}, actor_name="admin")
+
+        assert _counts() == before
+
+    def test_an_offering_version_that_is_not_a_number_undoes_the_whole_revision(self, demo_catalog):
+        ProductOffering.objects.filter(offering_id="PO-BIZ-FIBRE-1G").update(version="1.0")
+        before = _counts()
+
+        with pytest.raises(ValidationFailed):
+            revise_service_specification(code="Internet-Access", changes={"max_retries": 5}, actor_name="admin")
+
+        assert _counts() == before
+        assert ServiceSpecification.objects.get(code="Internet-Access").version == 1
+
+    def test_creates_the_next_version_and_revises_the_product_specifications_naming_it(self, demo_catalog,
+                                                                                       capture_item):
+        capture_item(ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200"))
+        v1 = ServiceSpecification.objects.get(code="Internet-Access")
+        offerings_before = _offering_specs()
+
+        revision = revise_service_specification(
+            code="Internet-Access", actor_name="admin",
+            changes={"max_retries": 0, "failure_policy": "fallout", "point_of_no_return": "assigned"})
+
+        v2 = revision.service_specification
+        assert (v2.code, v2.version, v2.pk != v1.pk) == ("Internet-Access", 2, True)
+        assert (v2.max_retries, v2.failure_policy, v2.point_of_no_return) == (0, "fallout", "assigned")
+        assert (v2.name, v2.som, v2.shareable, v2.reversible, v2.milestones, v2.compensation_action) == (
+            v1.name, v1.som, v1.shareable, v1.reversible, v1.milestones, v1.compensation_action)
+        assert not v2.in_use
+        v1.refresh_from_db()
+        assert (v1.version, v1.max_retries, v1.failure_policy, v1.point_of_no_return) == (1, 2, "compensate",
+                                                                                          "activated")
+        # Every active product specification whose rules named it, ADSL's too (its offering is retired, not it).
+        assert sorted((s.spec_id, s.version) for s in revision.product_specifications) == [
+            ("PS-ADSL", 2), ("PS-BIZ-FIBRE", 2), ("PS-RES-BB", 2)]
+        for spec in revision.product_specifications:
+            old = ProductSpecification.objects.get(spec_id=spec.spec_id, version=1)
+            assert [(code, version) for code, version, *_ in _rule_versions(spec)] == [
+                (code, 2 if code == "Internet-Access" else 1) for code, *_ in _rule_versions(old)]
+            assert [rest for _, _, *rest in _rule_versions(spec)] == [rest for _, _, *rest in _rule_versions(old)]
+            assert _characteristics(spec) == _characteristics(old)
+            assert all(r.service_specification.version == 1 for r in old.decomposition_rules.all())
+        assert _offering_specs() == {
+            **offerings_before,
+            "PO-SUPERFIBRE-200": ("PS-RES-BB", 2, "2"), "PO-BIZ-FIBRE-1G": ("PS-BIZ-FIBRE", 2, "2"),
+            "PO-ADSL-16": ("PS-ADSL", 2, "2")}
+        assert v2.history.first().history_change_reason == (
+            "Version 2 of Internet-Access by admin, copied from version 1 with changes")
+        superfibre = ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200")
+        assert superfibre.history.first().history_change_reason == (
+            "Version 2 of PS-RES-BB by admin: Internet-Access v2 replaces v1")
+
+    def test_copies_the_dependencies_by_code(self, demo_catalog):
+        internet_v2 = revise_service_specification(code="Internet-Access", actor_name="admin").service_specification
+
+        static_ip_v2 = revise_service_specification(code="Static-IP", actor_name="admin").service_specification
+
+        assert [(s.code, s.version) for s in static_ip_v2.depends_on.all()] == [("Internet-Access", 2)]
+        assert internet_v2.depends_on.count() == 0
+        static_ip_v3 = revise_service_specification(code="Static-IP", actor_name="admin",
+                                                    depends_on=[]).service_specification
+        assert static_ip_v3.depends_on.count() == 0
+        assert ProductOffering.objects.get(offering_id="PO-STATIC-IP").specification.version == 3
+
+    def test_revising_again_numbers_after_the_latest_and_leaves_retired_specifications(self, demo_catalog):
+        revise_service_specification(code="Internet-Access", actor_name="admin")
+        ProductSpecification.objects.filter(spec_id="PS-ADSL").update(lifecycle_status=LifecycleStatus.RETIRED)
+
+        revision = revise_service_specification(code="Internet-Access", actor_name="admin")
+
+        assert revision.service_specification.version == 3
+        assert sorted((s.spec_id, s.version) for s in revision.product_specifications) == [
+            ("PS-BIZ-FIBRE", 3), ("PS-RES-BB", 3)]
+        assert ProductSpecification.objects.filter(spec_id="PS-ADSL").count() == 2
+        assert str(revision) == ("Internet-Access v3 (named by Business Fibre Access v3, "
+                                 "Residential Broadband Access v3)")
+
+    def test_the_demo_catalog_loads_nothing_more_after_a_revision(self, demo_catalog):
+        revise_service_specification(code="Internet-Access", actor_name="admin")
+        before = _counts()
+
+        result = load_demo_catalog()
+
+        assert (result.service_specifications, result.product_specifications, result.product_offerings) == (0, 0, 0)
+        assert _counts() == before
+
+    def test_a_demo_specification_loaded_after_a_revision_names_the_latest_version(self, demo_catalog):
+        revise_service_specification(code="Static-IP", actor_name="admin")
+        ProductOffering.objects.filter(offering_id="PO-STATIC-IP").delete()
+        ProductSpecification.objects.filter(spec_id="PS-STATIC-IP").delete()
+
+        load_demo_catalog()
+
+        [rule] = ProductSpecification.objects.get(spec_id="PS-STATIC-IP").decomposition_rules.all()
+        assert (rule.service_specification.code, rule.service_specification.version) == ("Static-IP", 2)
+
+
+def _rule_versions(specification) -> list[tuple]:
+    return [(r.service_specification.code, r.service_specification.version, r.sequence, r.mandatory,
+             r.condition_characteristic, r.technology, r.input_characteristics)
+            for r in specification.decomposition_rules.all()]

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from inventory.models import Product
-from orders.models import BillingActivation, OrderCheckResult, ProductOrder, ServiceOrderItem
+from orders.models import BillingIntent, OrderCheckResult, ProductOrder, ServiceOrderItem
 from tests.orders.bodies import item, order_body
 
 from .conftest import wait_for
@@ -63,7 +63,7 @@ def test_happy_path_of_a_three_cfs_product(som, channel):
     assert sorted(s["service_spec"] for s in product.realizing_services) == \
         ["CPE-Management", "Internet-Access", "WiFi-Management"]
     assert all(s["service_id"].startswith("SVC-") for s in product.realizing_services)
-    assert BillingActivation.objects.get(order=order).action == "activate"
+    assert BillingIntent.objects.get(order=order).action == "activate"
     assert som.stats()["serviceOrdersCreated"] == 1
     types = list(order.events.values_list("type", flat=True))
     for expected in ("captured", "checkRecorded", "decomposed", "serviceOrderSubmitted", "serviceOrderAccepted",
@@ -176,7 +176,7 @@ def test_duplicate_and_out_of_order_callbacks_reach_the_same_final_state(som, ch
     assert order.state == "completed"
     assert [p[2] for p in plan_of(order.pk)] == ["completed", "completed", "completed"]
     assert Product.objects.filter(created_by_order=order).count() == 1
-    assert BillingActivation.objects.filter(order=order).count() == 1
+    assert BillingIntent.objects.filter(order=order).count() == 1
 
 
 def test_fraud_velocity_holds_an_order(som, channel, settings):
@@ -201,17 +201,18 @@ def test_an_address_that_is_not_serviceable_is_rejected(som, channel):
 
 def test_a_silent_som_is_read_back_and_then_falls_out(som, channel, settings):
     from orders.models import Fallout
-    from orders.services.reconciliation import poll_service_order, silent_service_orders
+    from orders.selectors import service_orders_to_read_back
+    from orders.services.reconciliation import read_back
 
     som.rule("silent")
     settings.COM_SOM_POLL_AFTER_SECONDS = 0
     settings.COM_SOM_SILENCE_FALLOUT_SECONDS = 1
     order_id = submit(channel, order_body("silent-1", productOrderItem=[item(downloadSpeed=200, wifiManagement=False)]))
-    service_order = wait_for(lambda: silent_service_orders().filter(order_id=order_id).first(),
+    service_order = wait_for(lambda: service_orders_to_read_back().filter(order_id=order_id).first(),
                              what="an acknowledged, silent service order")
-    assert poll_service_order(service_order_id=service_order.pk) == "no change"  # SOM: still acknowledged
+    assert read_back(service_order_id=service_order.pk) == "no change"  # SOM: still acknowledged
     time.sleep(1.2)
-    assert poll_service_order(service_order_id=service_order.pk) == "no change since the last poll"
+    assert read_back(service_order_id=service_order.pk) == "no change since the last read-back"
     order = ProductOrder.objects.get(pk=order_id)
     assert order.state == "held"
     assert Fallout.objects.filter(order=order, reason_code="SOM_SILENT").count() == 2

@@ -97,9 +97,23 @@ class TestRepresentation:
         assert_valid(TMF637, "Product", body)
         assert body["relatedParty"] == [{"id": "CUST-9", "role": "customer", "@referredType": "Individual",
                                          "@type": "RelatedParty"}]
-        for absent in ("place", "productPrice", "productOrderItem", "realizingService", "billingAccount",
-                       "startDate", "terminationDate", "productCharacteristic"):
+        for absent in ("place", "productOrderItem", "realizingService", "startDate", "terminationDate"):
             assert absent not in body
+        # TMF637 v4 conformance kit: these are on every product, even when there is nothing in them.
+        assert body["productPrice"] == [] and body["productCharacteristic"] == []
+        assert body["billingAccount"] == {"id": "", "@referredType": "BillingAccount"}
+        assert body["productOffering"]["id"] == offering.offering_id and body["status"] == "created"
+
+    def test_every_product_carries_what_the_conformance_kit_checks(self, portal, full_product, offering,
+                                                                  make_order, make_product):
+        make_product(make_order(portal, "CUST-9"), offering, status=ProductStatus.CREATED)
+        listed = portal.get(BASE).json()
+        assert len(listed) == 2
+        for body in listed + [portal.get(f"{BASE}/{p['id']}").json() for p in listed]:
+            assert_valid(TMF637, "Product", body)
+            for key in ("billingAccount", "productCharacteristic", "productOffering", "productPrice",
+                        "relatedParty", "status"):
+                assert key in body, key
 
     def test_termination_date_when_set(self, portal, offering, make_order, make_product):
         product = make_product(make_order(portal), offering, status=ProductStatus.TERMINATED,
@@ -173,6 +187,46 @@ class TestFilters:
         body = assert_tmf_error(portal.get(BASE, {"colour": "red"}), 400)
 
         assert "colour" in body["message"]
+
+    def test_id(self, portal, products):
+        # TMF637 v4 conformance kit: GET product?id=X answers that product.
+        response = portal.get(BASE, {"id": products["ada_tv"].pk})
+        assert self.ids(response) == {products["ada_tv"].pk}
+        assert_valid(TMF637, "Product", response.json()[0])
+        assert self.ids(portal.get(BASE, {"id": f"{products['ada_tv'].pk},{products['bob_fibre'].pk}"})) == {
+            products["ada_tv"].pk, products["bob_fibre"].pk}
+        assert self.ids(portal.get(BASE, {"id": "PR-NOSUCH"})) == set()
+
+    def test_id_of_a_product_the_caller_may_not_see_is_an_empty_page(self, make_channel, products):
+        assert make_channel("other").get(BASE, {"id": products["ada_tv"].pk}).json() == []
+
+
+@pytest.mark.django_db
+class TestSort:
+    @pytest.fixture
+    def products(self, portal, offering, other_offering, make_order, make_product):
+        return [make_product(make_order(portal, "CUST-A"), offering, status=ProductStatus.SUSPENDED),
+                make_product(make_order(portal, "CUST-B"), other_offering, status=ProductStatus.ACTIVE),
+                make_product(make_order(portal, "CUST-C"), offering, status=ProductStatus.TERMINATED)]
+
+    def test_sort_by_status_then_name(self, portal, products):
+        body = portal.get(BASE, {"sort": "status,-name"}).json()
+        assert [p["status"] for p in body] == ["active", "suspended", "terminated"]
+
+    def test_descending_and_explicit_ascending(self, portal, products):
+        down = [p["status"] for p in portal.get(BASE, {"sort": "-status"}).json()]
+        up = [p["status"] for p in portal.get(BASE + "?sort=%2Bstatus").json()]
+        unencoded = [p["status"] for p in portal.get(BASE + "?sort=+status").json()]  # '+' arrives as a space
+        assert down == ["terminated", "suspended", "active"] and up == unencoded == down[::-1]
+
+    def test_sort_with_paging_neither_repeats_nor_skips(self, portal, products):
+        pages = [portal.get(BASE, {"sort": "name", "limit": 1, "offset": n}).json() for n in range(3)]
+        assert sorted(page[0]["id"] for page in pages) == sorted(p.pk for p in products)
+
+    @pytest.mark.parametrize("sort", ["colour", "-customerId,name", "productPrice", "-"])
+    def test_unsortable_attribute_is_refused_naming_the_sortable_ones(self, portal, products, sort):
+        body = assert_tmf_error(portal.get(BASE, {"sort": sort}), 400)
+        assert "sortable attributes: id, name, orderDate, startDate, status, terminationDate" in body["message"]
 
 
 @pytest.mark.django_db
@@ -256,18 +310,18 @@ class TestVisibility:
     def test_unknown_product_is_not_found(self, portal):
         assert assert_tmf_error(portal.get(f"{BASE}/PR-NOPE"), 404)["code"] == "NOT_FOUND"
 
-    def test_user_without_channel_sees_nothing(self, db, django_user_model, portal, offering, make_order,
-                                               make_product):
+    def test_user_without_channel_or_view_permission_is_forbidden(self, db, django_user_model, portal, offering,
+                                                                   make_order, make_product):
         from rest_framework.test import APIClient
 
-        make_product(make_order(portal), offering)
+        product = make_product(make_order(portal), offering)
         client = APIClient()
-        client.force_authenticate(django_user_model.objects.create_user(username="nobody", password="pw"))
+        client.force_authenticate(django_user_model.objects.create_user(username="nobody", password="pw",
+                                                                        is_staff=True))
 
-        response = client.get(BASE)
-
-        assert response.status_code == 200
-        assert response.json() == []
+        for path in (BASE, f"{BASE}/{product.pk}"):
+            body = assert_tmf_error(client.get(path), 403)
+            assert "inventory.view_product" in body["message"]
 
     @pytest.mark.parametrize("path", [BASE, f"{BASE}/PR-ANY"])
     def test_unauthenticated_is_a_tmf_error(self, client, path):

@@ -11,15 +11,16 @@ import copy
 import json
 
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
 
+from comapp.signing import sign
 from orders.api import mappers
 from orders.api.serializers import ProductOrderCreateSerializer
 from orders.models import InboundEvent, ProductOrder, ServiceOrder
-from orders.services import fulfilment
+from orders.services import outbox, som_events, submission
 from orders.services.capture import capture_order
 from orders.services.checks import run_order_checks
-from orders.services.outbox import sign
 from somsim import tmf as somtmf
 
 from .bodies import item, order_body
@@ -106,11 +107,16 @@ class Som:
         self.failures[code] = times
 
     def accept(self, service_order: ServiceOrder) -> dict:
-        """SOM answers 201 with its order: COM records the acceptance (what the outbox relay does)."""
-        request = service_order.outbox_message.payload
-        som_order = somtmf.new_order(request, "http://som.test")
+        """SOM answers 201 with its order: COM records the delivery and the acceptance, as the outbox relay does."""
+        message = service_order.outbox_message
+        som_order = somtmf.new_order(message.payload, "http://som.test")
         self.orders[service_order.pk] = som_order
-        fulfilment.service_order_accepted(service_order_id=service_order.pk, response=copy.deepcopy(som_order))
+        claimed = outbox.claim(message.pk)
+        with transaction.atomic():
+            if claimed is not None:
+                outbox.record(message.pk, claimed[1], outcome="delivered", status=201,
+                              response_body={"id": som_order["id"], "state": som_order["state"]})
+            submission.service_order_accepted(service_order_id=service_order.pk, response=copy.deepcopy(som_order))
         return som_order
 
     def receive(self, service_order: ServiceOrder) -> dict:
@@ -144,7 +150,7 @@ class Som:
         response = post_event(payload)
         assert response.status_code == 201, response.content
         event = InboundEvent.objects.get(event_id=payload["eventId"])
-        fulfilment.apply_som_event(inbound_event_id=event.pk)
+        som_events.apply_som_event(inbound_event_id=event.pk)
         return event
 
     def run(self, service_order: ServiceOrder) -> None:
@@ -180,3 +186,54 @@ class Som:
                 self.run(service_order)
         order.refresh_from_db()
         return order
+
+
+class HttpSom:
+    """The same SOM answering COM's TMF641 reads over HTTP (a real server on a free port): ``GET serviceOrder/{id}``,
+    ``GET serviceOrder?externalId=``, ``POST /hub``; ``POST serviceOrder`` answers ``post_status``."""
+
+    def __init__(self, som: Som, post_status: int = 503):
+        import http.server
+        import threading
+        from urllib.parse import parse_qs, urlsplit
+
+        self.som, self.post_status, self.requests, self.hubs = som, post_status, [], []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _send(self, status, body=None):
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                parts = urlsplit(self.path)
+                owner.requests.append(("GET", self.path))
+                orders = list(owner.som.orders.values())
+                if parts.path.endswith("/serviceOrder"):
+                    wanted = parse_qs(parts.query).get("externalId", [None])[0]
+                    return self._send(200, [o for o in orders if wanted in (None, o.get("externalId"))])
+                found = [o for o in orders if o["id"] == parts.path.rsplit("/", 1)[-1]]
+                return self._send(200, found[0]) if found else self._send(404, {"code": "404"})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"null")
+                owner.requests.append(("POST", self.path))
+                if self.path.endswith("/hub"):
+                    owner.hubs.append(body)
+                    return self._send(201, {"id": f"hub-{len(owner.hubs)}", **body})
+                return self._send(owner.post_status, {"code": str(owner.post_status)})
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/tmf-api/serviceOrdering/v4"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

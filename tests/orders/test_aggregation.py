@@ -3,7 +3,7 @@ import pytest
 
 from inventory.models import Product
 from orders.models import (
-    BillingActivation,
+    BillingIntent,
     Fallout,
     HubSubscription,
     ItemState,
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("demo")
 
 def notifications(order, event_type):
     return OutboxMessage.objects.filter(order=order, kind=OutboxMessage.Kind.NOTIFICATION,
-                                        payload__eventType=event_type)
+                                        notification__payload__eventType=event_type)
 
 
 # --- item_outcome / order_outcome ------------------------------------------------------------------
@@ -33,8 +33,14 @@ def service(state, mandatory=True, compensates_id=None):
     return ServiceOrderItem(state=state, mandatory=mandatory, compensates_id=compensates_id)
 
 
+def line(action="modify", compensating=False):
+    from django.utils import timezone
+
+    return ProductOrderItem(action=action, compensation_started_at=timezone.now() if compensating else None)
+
+
 @pytest.mark.parametrize("states,expected", [
-    ([], ItemState.COMPLETED),  # nothing to build (a noChange item)
+    ([], ItemState.COMPLETED),  # nothing to build (a modify that changes no service input)
     ([("completed", True), ("completed", False)], ItemState.COMPLETED),
     ([("completed", True), ("failed", False)], ItemState.COMPLETED),  # an optional one may be missing
     ([("completed", True), ("rejected", False)], ItemState.COMPLETED),
@@ -43,17 +49,32 @@ def service(state, mandatory=True, compensates_id=None):
     ([("completed", True), ("inProgress", True)], None),
     ([("failed", True), ("planned", True)], None),  # a compensation or retry still to come
     ([("completed", True), ("acknowledged", False)], None),
+    ([("completed", True), ("partial", True)], ItemState.FAILED),  # TMF641 partial: not built as ordered
+    ([("completed", True), ("cancelled", True)], ItemState.FAILED),  # cancelled (e.g. its dependency failed)
+    ([("completed", True), ("cancelled", False)], ItemState.COMPLETED),
+    ([("completed", True), ("assessingCancellation", True)], None),
 ])
 def test_item_outcome(states, expected):
-    assert item_outcome(None, [service(s, m) for s, m in states]) == expected
+    assert item_outcome(line(), [service(s, m) for s, m in states]) == expected
+
+
+def test_an_add_item_with_nothing_to_build_never_completes_by_itself():
+    assert item_outcome(line("add"), []) is None
+    assert item_outcome(line("delete"), []) == ItemState.COMPLETED  # every service is shared: nothing to remove
+
+
+def test_a_compensating_item_fails_once_its_undo_is_done():
+    assert item_outcome(line(compensating=True), [service("completed"), service("planned", compensates_id=1)]) is None
+    assert item_outcome(line(compensating=True), [service("completed"), service("completed", compensates_id=1)]) \
+        == ItemState.FAILED
 
 
 def test_item_outcome_judges_primaries_not_compensations():
     primaries = [service("completed"), service("failed")]
-    assert item_outcome(None, primaries + [service("completed", compensates_id=1)]) == ItemState.FAILED
-    assert item_outcome(None, primaries + [service("planned", compensates_id=1)]) is None
+    assert item_outcome(line(), primaries + [service("completed", compensates_id=1)]) == ItemState.FAILED
+    assert item_outcome(line(), primaries + [service("planned", compensates_id=1)]) is None
     # a failed compensation of a completed service does not make the item fail by itself
-    assert item_outcome(None, [service("completed"), service("failed", compensates_id=1)]) == ItemState.COMPLETED
+    assert item_outcome(line(), [service("completed"), service("failed", compensates_id=1)]) == ItemState.COMPLETED
 
 
 def test_order_outcome():
@@ -84,7 +105,7 @@ def test_all_services_completed_completes_the_order_with_product_and_billing(web
     assert sorted(s["service_spec"] for s in product.realizing_services) == [
         "CPE-Management", "Internet-Access", "WiFi-Management"]
     assert all(s["service_id"].startswith("SVC-") for s in product.realizing_services)
-    billing = BillingActivation.objects.get(order=order)
+    billing = BillingIntent.objects.get(order=order)
     assert (billing.action, billing.product, billing.customer_id) == ("activate", product, "CUST-1001")
     assert [p["amount"] for p in billing.prices] == ["39.99", "49.00"]
     types = list(order.events.values_list("type", flat=True))
@@ -102,7 +123,7 @@ def test_a_finished_order_is_stable(web, som):
     order.refresh_from_db()
     assert order.state == "completed"
     assert Product.objects.filter(created_by_order=order).count() == 1
-    assert BillingActivation.objects.filter(order=order).count() == 1
+    assert BillingIntent.objects.filter(order=order).count() == 1
     assert order.events.filter(type="stateChanged", payload__to="completed").count() == 1
     event.refresh_from_db()
     assert event.processed_at is not None and event.outcome == "no change"
@@ -119,7 +140,7 @@ def test_an_optional_service_failing_gives_partial(web, som):
     assert product.status == "active"
     assert sorted(s["service_spec"] for s in product.realizing_services) == ["CPE-Management", "Internet-Access"]
     assert order.events.filter(type=OrderEvent.Type.PARTIAL_ACCEPTED).count() == 1
-    assert BillingActivation.objects.get(order=order).action == "activate"
+    assert BillingIntent.objects.get(order=order).action == "activate"
 
 
 def test_a_mandatory_service_failing_with_retries_left_is_sent_again(web, som):
@@ -133,7 +154,7 @@ def test_a_mandatory_service_failing_with_retries_left_is_sent_again(web, som):
     retry = service_orders(order)[1]
     assert (retry.sequence, retry.purpose, retry.state) == (2, "retry", "planned")
     assert access.service_order == retry and access.attempts == 2 and access.state == "planned"
-    assert [line["id"] for line in retry.outbox_message.payload["serviceOrderItem"]] == [access.item_ref]
+    assert [line["id"] for line in retry.outbox_message.body["serviceOrderItem"]] == [access.item_ref]
     order.refresh_from_db()
     assert order.state == "inProgress" and order.items.get().state == "inProgress"
     assert order.events.filter(type=OrderEvent.Type.RETRY_SCHEDULED).count() == 1
@@ -154,12 +175,12 @@ def test_a_mandatory_service_with_the_fallout_policy_holds_item_and_order(web, s
     line = order.items.get()
     assert line.state == "held" and "ONT-Installation failed after 1 attempt(s)" in line.state_reason
     fallout = Fallout.objects.get(order=order)
-    assert fallout.is_open and fallout.reason_code == "SERVICE_FAILED" and fallout.item == line
+    assert fallout.is_open and fallout.reason_code == "SERVICE_FAILED" and list(fallout.items.all()) == [line]
     assert fallout.service_order_item.service_specification.code == "ONT-Installation"
     assert fallout.context["error"]["code"] == "SIM-FAIL" and fallout.context["attempts"] == 1
     assert notifications(order, "ProductOrderInformationRequiredEvent").count() == 1
     assert notifications(order, "ProductOrderStateChangeEvent").filter(
-        payload__event__productOrder__state="held").count() == 1
+        notification__payload__event__productOrder__state="held").count() == 1
     assert not Product.objects.filter(created_by_order=order).exists()
 
 
@@ -186,7 +207,7 @@ def test_compensate_policy_undoes_the_completed_sibling_then_fails(web, som):
     assert (undo.item_ref, undo.action, undo.service_id, undo.state) == ("C1", "delete", access.service_id, "planned")
     compensation = service_orders(order)[3]
     assert compensation.purpose == "compensate" and [i.pk for i in compensation.items.all()] == [undo.pk]
-    line = compensation.outbox_message.payload["serviceOrderItem"][0]
+    line = compensation.outbox_message.body["serviceOrderItem"][0]
     assert (line["action"], line["service"]["id"]) == ("delete", access.service_id)
     order.refresh_from_db()
     assert order.state == "inProgress" and order.items.get().state == "inProgress"  # not before the undo is done
@@ -200,7 +221,7 @@ def test_compensate_policy_undoes_the_completed_sibling_then_fails(web, som):
         ("Internet-Access", "add", "completed"), ("CPE-Management", "add", "failed"),
         ("Internet-Access", "delete", "completed")]
     assert not Product.objects.filter(created_by_order=order).exists()
-    assert not BillingActivation.objects.filter(order=order).exists()
+    assert not BillingIntent.objects.filter(order=order).exists()
     assert len(service_orders(order)) == 4
 
 
@@ -218,7 +239,7 @@ def test_one_item_completed_and_one_failed_gives_partial(web, som):
     assert states == {"1": "completed", "2": "failed"}
     assert [p.created_by_order_id for p in Product.objects.filter(customer_id="CUST-3003")] == [order.pk]
     assert Product.objects.get(created_by_order=order).order_items.get().item_id == "1"
-    assert BillingActivation.objects.filter(order=order).count() == 1
+    assert BillingIntent.objects.filter(order=order).count() == 1
     # item 2's completed services at ADDR-3003 were undone; item 1's were left alone
     undone = ServiceOrderItem.objects.filter(order=order, compensates__isnull=False)
     assert sorted(u.compensates.service_specification.code for u in undone) == ["CPE-Management", "Internet-Access"]

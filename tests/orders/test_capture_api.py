@@ -313,3 +313,19 @@ def test_capture_writes_history_and_the_event_log(portal):
     assert event.type == "captured" and event.actor == "channel:portal"
     with pytest.raises(ValueError):
         event.save()
+
+
+def test_notes_are_bounded_over_the_life_of_the_order(portal, demo_catalog, settings):
+    settings.COM_MAX_NOTES_PER_ORDER = 3
+    body = {"relatedParty": [{"id": "CUST-1", "role": "customer"}], "note": [{"text": "one"}],
+            "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "PO-STATIC-IP"},
+                                  "product": {"place": [{"id": "ADDR-1001"}]}}]}
+    created = portal.post("/tmf-api/productOrderingManagement/v4/productOrder", body, format="json")
+    assert created.status_code == 201, created.content
+    url = f"/tmf-api/productOrderingManagement/v4/productOrder/{created.json()['id']}"
+    assert portal.patch(url, {"note": [{"text": "two"}, {"text": "three"}]}, format="json").status_code == 200
+    refused = portal.patch(url, {"note": [{"text": "four"}]}, format="json")
+    assert refused.status_code == 400 and "at most 3 notes" in refused.json()["message"]
+    from orders.models import ProductOrder
+
+    assert len(ProductOrder.objects.get(pk=created.json()["id"]).notes) == 3

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from inventory.models import Product
-from orders.checks import (
+from orders.check_rules import (
     BusinessRuleCheck,
     CreditCheck,
     DuplicateOrderCheck,
@@ -252,9 +252,9 @@ def test_every_check_result_is_stored_and_logged(web):
     run_order_checks(order_id=order.pk)
 
     results = {r.check_code: r.outcome for r in OrderCheckResult.objects.filter(order=order)}
-    assert results == {"businessRules": "pass", "serviceability": "pass", "credit": "pass",
-                       "fraudVelocity": "pass", "duplicate": "pass"}
-    assert order.events.filter(type=OrderEvent.Type.CHECK_RECORDED).count() == 5
+    assert results == {"businessRules": "pass", "productInFlight": "pass", "serviceability": "pass",
+                       "credit": "pass", "fraudVelocity": "pass", "duplicate": "pass"}
+    assert order.events.filter(type=OrderEvent.Type.CHECK_RECORDED).count() == 6
     assert OrderCheckResult.objects.get(order=order, check_code="serviceability").details == {
         "technology": {"ADDR-1001": "GPON"}}
 
@@ -309,7 +309,7 @@ def test_passing_checks_start_fulfilment(web, django_capture_on_commit_callbacks
     message = OutboxMessage.objects.get(order=order, kind=OutboxMessage.Kind.SERVICE_ORDER)
     assert message.dedup_key == service_order.external_id
     assert message.service_order == service_order and message.status == "pending"
-    assert message.url == settings.COM_SOM_ENDPOINTS["default"].rstrip("/") + "/serviceOrder"
+    assert message.url == settings.COM_SOM_ENDPOINTS["default"]["url"].rstrip("/") + "/serviceOrder"
     assert [line["id"] for line in message.payload["serviceOrderItem"]] == ["1", "2", "3"]
     assert len(callbacks) == 1  # the delivery task, sent once the transaction commits
     types = list(order.events.values_list("type", flat=True))
@@ -350,7 +350,7 @@ def test_a_future_requested_start_date_defers_the_order_until_it_is_due(web):
 
 
 def test_serviceability_fails_when_no_one_technology_carries_every_item_at_an_address(web):
-    from orders.checks import ServiceabilityCheck
+    from orders.check_rules import ServiceabilityCheck
     from orders.models import ServiceabilityRecord
 
     ServiceabilityRecord.objects.create(place_id="ADDR-SPLIT", technology="HFC", max_download_mbps=1000,

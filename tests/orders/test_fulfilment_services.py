@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from catalog.models import ServiceSpecification
 from orders.models import Fallout, OrderEvent, OutboxMessage, ServiceOrder, ServiceOrderItem
-from orders.services import outbox
+from orders.services import delivery, outbox
 from orders.services.decomposition import decompose_order
-from orders.services.fulfilment import service_order_accepted, service_order_refused
+from orders.services.submission import service_order_accepted, service_order_refused
 from tests.tmf_schema import TMF641, assert_valid
 
 from .bodies import item, order_body
@@ -181,7 +181,7 @@ def test_delivery_to_an_unreachable_som_backs_off_then_gives_up(web, settings, d
         OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
 
     with django_capture_on_commit_callbacks() as callbacks:
-        assert outbox.deliver(message.pk) == "retry"
+        assert delivery.deliver(message.pk) == "retry"
     message.refresh_from_db()
     assert message.status == "pending" and message.attempts == 1 and message.claimed_until is None
     assert "ConnectionError" in message.last_error and message.response_status is None
@@ -189,23 +189,25 @@ def test_delivery_to_an_unreachable_som_backs_off_then_gives_up(web, settings, d
     assert 1 < wait <= 2
     assert len(callbacks) == 1  # the next attempt, scheduled once this commits
 
-    assert outbox.deliver(message.pk) == "skipped"  # not due yet
+    assert delivery.deliver(message.pk) == "skipped"  # not due yet
     message.refresh_from_db()
     assert message.attempts == 1
 
     due_now()
-    assert outbox.deliver(message.pk) == "retry"
+    assert delivery.deliver(message.pk) == "retry"
     message.refresh_from_db()
     assert message.attempts == 2
     assert 3 < (message.next_attempt_at - timezone.now()).total_seconds() <= 4  # doubled
 
     due_now()
-    assert outbox.deliver(message.pk) == "dead"
+    assert delivery.deliver(message.pk) == "dead"
     message.refresh_from_db()
     assert message.status == "dead" and message.attempts == 3
-    assert outbox.relay_due() == [m.pk for m in OutboxMessage.objects.filter(status="pending")]
+    assert message.pk not in outbox.due()
     service_order.refresh_from_db()
-    assert service_order.state == "rejected"
+    # SOM could not be asked whether it has it either: not rejected (it may have it), held for an agent, whose
+    # retry resends the same request (same externalId), so SOM can never build it twice
+    assert service_order.state == "planned"
     assert service_order.error["code"] == "SOM_UNREACHABLE" and service_order.error["attempts"] == 3
     assert order.events.filter(type=OrderEvent.Type.SERVICE_ORDER_UNDELIVERABLE).count() == 1
     # the bounded attempts are spent: the items go to an agent, nothing is sent again on its own
@@ -213,7 +215,7 @@ def test_delivery_to_an_unreachable_som_backs_off_then_gives_up(web, settings, d
     assert set(Fallout.objects.filter(order=order).values_list("reason_code", flat=True)) == {"SOM_UNREACHABLE"}
     order.refresh_from_db()
     assert order.state == "held"
-    assert outbox.deliver(message.pk) == "skipped"  # a dead message is never sent again
+    assert delivery.deliver(message.pk) == "skipped"  # a dead message is never sent again
 
 
 def test_a_4xx_answer_is_not_retried(web, settings):
@@ -240,7 +242,7 @@ def test_a_4xx_answer_is_not_retried(web, settings):
         order = submit(web.channel, superfibre(wifiManagement=False))
         [service_order] = service_orders(order)
 
-        assert outbox.deliver(service_order.outbox_message.pk) == "refused"
+        assert delivery.deliver(service_order.outbox_message.pk) == "refused"
     finally:
         server.shutdown()
         server.server_close()
@@ -257,13 +259,17 @@ def test_the_sweep_hands_out_only_due_unclaimed_pending_messages(web):
     first = OutboxMessage.objects.get(order=order)
     other = submit(web.channel, superfibre("sf-2", customer="CUST-3003", place="ADDR-3003"))
     second = OutboxMessage.objects.get(order=other)
-    assert outbox.relay_due() == [first.pk, second.pk]
+    assert outbox.due() == []  # each has its delivery task queued (on commit): the sweep does not queue another
+    OutboxMessage.objects.update(enqueued_until=timezone.now() - timedelta(seconds=1))  # those tasks were lost
+    assert outbox.due() == [first.pk, second.pk]
+    assert outbox.due() == []  # handed out once: queued again
 
+    OutboxMessage.objects.update(enqueued_until=None)
     OutboxMessage.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=1))
     OutboxMessage.objects.filter(pk=second.pk).update(claimed_until=timezone.now() + timedelta(minutes=1))
-    assert outbox.relay_due() == []
+    assert outbox.due() == []
     OutboxMessage.objects.filter(pk=second.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
-    assert outbox.relay_due() == [second.pk]  # a lease that expired: the sender died, send again
+    assert outbox.due() == [second.pk]  # a lease that expired: the sender died, send again
 
 
 def test_a_service_specification_of_another_som_goes_in_its_own_service_order(web, settings):

@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-from orders.models import HubSubscription, OutboxMessage
-from orders.services import outbox
+from comapp import signing
+from orders.models import HubSubscription, Notification, OutboxMessage
+from orders.services import delivery
 from orders.services.checks import run_order_checks
-from orders.services.outbox import sign
 from tests.tmf_schema import TMF622, assert_valid
 
 from .flows import installation, submit, superfibre
@@ -33,13 +33,13 @@ def notifications(**filters):
 
 
 def event_types(subscription_id):
-    return [m.payload["eventType"] for m in notifications(subscription_id=subscription_id)]
+    return [m.body["eventType"] for m in notifications(subscription_id=subscription_id)]
 
 
 class Listener:
     """A channel's real HTTP listener on 127.0.0.1, recording what it receives."""
 
-    def __init__(self, status=201):
+    def __init__(self, status=201, answer=b"", headers=None):
         self.received = []
         self.status = status
         listener = self
@@ -49,8 +49,11 @@ class Listener:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 listener.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 self.send_response(listener.status)
-                self.send_header("Content-Length", "0")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args):
                 pass
@@ -124,8 +127,8 @@ def test_capture_queues_a_create_event_for_the_channels_listeners_only(web, make
     [message] = notifications()
     assert message.subscription_id == int(mine) and message.order_id == created["id"]
     assert message.url == "http://listener.test/web/productOrderCreateEvent"
-    assert message.dedup_key == f"{message.payload['eventId']}:{mine}"
-    payload = message.payload
+    assert message.dedup_key == f"{message.body['eventId']}:{mine}"
+    payload = message.body
     assert payload["eventType"] == "ProductOrderCreateEvent" and payload["correlationId"] == created["id"]
     assert payload["event"]["productOrder"]["state"] == "acknowledged"
     assert payload["event"]["productOrder"]["id"] == created["id"]
@@ -140,7 +143,7 @@ def test_a_state_change_queues_a_state_change_event(web):
     run_order_checks(order_id=created["id"])
 
     assert event_types(hub_id) == ["ProductOrderCreateEvent", "ProductOrderStateChangeEvent"]
-    change = notifications(subscription_id=hub_id)[-1].payload
+    change = notifications(subscription_id=hub_id)[-1].body
     assert change["event"]["productOrder"]["state"] == "inProgress"
     assert [i["state"] for i in change["event"]["productOrder"]["productOrderItem"]] == ["inProgress"]
     assert_valid(TMF622, "ProductOrderStateChangeEvent", change)
@@ -154,7 +157,7 @@ def test_a_hold_also_asks_the_channel_for_information(web):
 
     assert event_types(hub_id) == ["ProductOrderCreateEvent", "ProductOrderStateChangeEvent",
                                    "ProductOrderInformationRequiredEvent"]
-    required = notifications(subscription_id=hub_id)[-1].payload
+    required = notifications(subscription_id=hub_id)[-1].body
     assert required["event"]["productOrder"]["state"] == "held"
     assert_valid(TMF622, "ProductOrderInformationRequiredEvent", required)
 
@@ -169,7 +172,7 @@ def test_patch_queues_an_attribute_value_change_event(web):
 
     assert response.status_code == 200
     assert event_types(hub_id) == ["ProductOrderCreateEvent", "ProductOrderAttributeValueChangeEvent"]
-    change = notifications(subscription_id=hub_id)[-1].payload
+    change = notifications(subscription_id=hub_id)[-1].body
     assert change["fieldPath"] == "description,note"
     assert change["event"]["productOrder"]["description"] == "call before noon"
     assert_valid(TMF622, "ProductOrderAttributeValueChangeEvent", change)
@@ -201,7 +204,8 @@ def test_an_event_type_query_limits_what_a_listener_receives(web):
     assert event_types(states) == ["ProductOrderStateChangeEvent"]
     assert event_types(two) == ["ProductOrderCreateEvent", "ProductOrderInformationRequiredEvent"]
     # one event, one eventId, whoever receives it
-    state_ids = {m.payload["eventId"] for m in notifications(payload__eventType="ProductOrderStateChangeEvent")}
+    changes = notifications(notification__payload__eventType="ProductOrderStateChangeEvent")
+    state_ids = {m.body["eventId"] for m in changes}
     assert len(state_ids) == 1
 
 
@@ -211,10 +215,10 @@ def test_fulfilment_events_reach_the_listener_until_the_order_completes(web, som
     order = som.fulfil(submit(web.channel, superfibre()))
 
     assert order.state == "completed"
-    changes = [m.payload["event"]["productOrder"]["state"] for m in notifications(subscription_id=hub_id)
-               if m.payload["eventType"] == "ProductOrderStateChangeEvent"]
+    changes = [m.body["event"]["productOrder"]["state"] for m in notifications(subscription_id=hub_id)
+               if m.body["eventType"] == "ProductOrderStateChangeEvent"]
     assert changes == ["inProgress", "completed"]
-    assert notifications(subscription_id=hub_id)[-1].payload["event"]["productOrder"]["completionDate"]
+    assert notifications(subscription_id=hub_id)[-1].body["event"]["productOrder"]["completionDate"]
 
 
 def test_a_fallout_asks_the_listener_for_information(web, som):
@@ -236,23 +240,25 @@ def test_delivery_to_a_real_listener_is_signed_with_the_channels_secret(web):
         run_order_checks(order_id=created["id"])
         messages = notifications()
 
-        assert [outbox.deliver(m.pk) for m in messages] == ["delivered", "delivered"]
+        assert [delivery.deliver(m.pk) for m in messages] == ["delivered", "delivered"]
 
     assert [r["path"] for r in listener.received] == ["/listener/productOrderCreateEvent",
                                                       "/listener/productOrderStateChangeEvent"]
-    for request, definition in zip(listener.received, ["ProductOrderCreateEvent", "ProductOrderStateChangeEvent"]):
-        assert request["headers"]["X-Signature"] == sign(web.channel.webhook_secret, request["body"])
+    for request, definition in zip(listener.received, ["ProductOrderCreateEvent", "ProductOrderStateChangeEvent"],
+                                   strict=True):
+        timestamp, digest = signing.parse(request["headers"]["X-Signature"])
+        assert signing.matches(web.channel.webhook_secret, request["body"], timestamp, digest)
+        assert signing.age_seconds(timestamp) < 60
         assert request["headers"]["Content-Type"] == "application/json"
         body = json.loads(request["body"])
         assert_valid(TMF622, definition, body)
         assert body["event"]["productOrder"]["id"] == created["id"]
-    other_secret = sign("not-the-secret", listener.received[0]["body"])
-    assert other_secret != listener.received[0]["headers"]["X-Signature"]
+    assert not signing.matches("not-the-secret", listener.received[0]["body"], timestamp, digest)
     for message in messages:
         message.refresh_from_db()
         assert message.status == "delivered" and message.attempts == 1 and message.response_status == 201
         assert message.delivered_at is not None
-    assert outbox.deliver(messages[0].pk) == "skipped"  # delivered once, never again
+    assert delivery.deliver(messages[0].pk) == "skipped"  # delivered once, never again
 
 
 def test_a_listener_answering_500_is_retried_later(web):
@@ -261,7 +267,7 @@ def test_a_listener_answering_500_is_retried_later(web):
         create_order(web, superfibre())
         [message] = notifications()
 
-        assert outbox.deliver(message.pk) == "retry"
+        assert delivery.deliver(message.pk) == "retry"
 
     assert len(listener.received) == 1
     message.refresh_from_db()
@@ -277,7 +283,7 @@ def test_a_removed_listener_keeps_its_queued_events_but_gets_no_new_ones(web):
     run_order_checks(order_id=created["id"])
 
     [message] = notifications()
-    assert message.payload["eventType"] == "ProductOrderCreateEvent" and message.subscription is None
+    assert message.body["eventType"] == "ProductOrderCreateEvent" and message.subscription is None
 
 
 def test_an_event_queued_for_a_removed_listener_is_not_sent(web):
@@ -287,8 +293,39 @@ def test_an_event_queued_for_a_removed_listener_is_not_sent(web):
         [message] = notifications()
         assert web.delete(f"{BASE}/hub/{hub_id}").status_code == 204
 
-        outbox.deliver(message.pk)
+        delivery.deliver(message.pk)
 
     assert listener.received == []  # neither to a callback the channel removed, nor unsigned
     message.refresh_from_db()
     assert message.status == "dead" and "removed" in message.last_error
+
+
+def test_an_event_is_stored_once_whatever_the_number_of_listeners(web):
+    for n in range(3):
+        register(web, callback=f"http://listener.test/l{n}")
+    create_order(web, superfibre())
+    messages = notifications()
+    assert len(messages) == 3 and len({m.notification_id for m in messages}) == 1
+    assert all(m.payload is None for m in messages)  # the body lives on the one Notification row
+    assert Notification.objects.count() == 1
+
+
+def test_a_listener_answer_is_kept_to_a_few_hundred_bytes(web):
+    with Listener(answer=b"x" * 100_000) as listener:
+        register(web, callback=listener.url)
+        create_order(web, superfibre())
+        [message] = notifications()
+        assert delivery.deliver(message.pk) == "delivered"
+    message.refresh_from_db()
+    assert len(message.response_excerpt) <= 300 and message.response_body is None
+
+
+def test_a_redirect_is_not_followed(web):
+    with Listener(status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}) as listener:
+        register(web, callback=listener.url)
+        create_order(web, superfibre())
+        [message] = notifications()
+        assert delivery.deliver(message.pk) == "refused"
+    assert len(listener.received) == 1  # and nothing went to the Location it named
+    message.refresh_from_db()
+    assert message.status == "dead" and "redirect not followed" in message.last_error

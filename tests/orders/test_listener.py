@@ -4,7 +4,8 @@ import json
 import pytest
 
 from orders.models import InboundEvent, OrderEvent, ServiceOrderItem
-from orders.services.fulfilment import apply_som_event, service_order_accepted
+from orders.services.som_events import apply_som_event
+from orders.services.submission import service_order_accepted
 from tests.tmf_schema import TMF641, assert_valid
 
 from .flows import ITEM_CHANGE, STATE_CHANGE, plan, post_event, service_orders, sign_body, submit, superfibre
@@ -52,16 +53,18 @@ def test_a_signature_of_another_body_is_refused(accepted, som):
     assert not InboundEvent.objects.exists()
 
 
-def test_an_event_about_an_unknown_service_order_is_404(accepted, som):
+def test_an_event_about_a_service_order_com_does_not_know_is_kept_unmatched(accepted, som):
+    # A SOM's hub may send events about orders COM never sent, and an event may overtake the 201 that tells COM
+    # SOM's id: acknowledged (a 404 would make SOM retry forever), kept, applied to nothing.
     _, service_order = accepted
     event = som.event(service_order)
     event["event"]["serviceOrder"].update(id="SOM-UNKNOWN", externalId="PO-UNKNOWN-SO1")
 
     response = post_event(event)
 
-    assert response.status_code == 404
-    assert_valid(TMF641, "Error", response.json())
-    assert not InboundEvent.objects.exists()
+    assert response.status_code == 201 and response.json()["status"] == "unmatched"
+    stored = InboundEvent.objects.get()
+    assert stored.status == "unmatched" and stored.service_order is None and stored.som_order_ref == "SOM-UNKNOWN"
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'{"eventType": "ServiceOrderStateChangeEvent"}',
@@ -153,7 +156,7 @@ def test_a_valid_event_is_stored_once_and_processed_later(accepted, som, django_
         response = post_event(event)
 
     assert response.status_code == 201
-    assert response.json() == {"eventId": event["eventId"], "accepted": True}
+    assert response.json() == {"eventId": event["eventId"], "accepted": True, "status": "received"}
     stored = InboundEvent.objects.get()
     assert (stored.event_id, stored.event_type, stored.service_order) == (
         event["eventId"], "ServiceOrderStateChangeEvent", service_order)
@@ -163,9 +166,16 @@ def test_a_valid_event_is_stored_once_and_processed_later(accepted, som, django_
     with django_capture_on_commit_callbacks() as callbacks:
         again = post_event(event)
 
-    assert again.status_code == 201 and again.json() == {"eventId": event["eventId"], "accepted": False}
+    assert again.status_code == 201 and again.json() == {"eventId": event["eventId"], "accepted": False,
+                                                         "status": "received"}
     assert InboundEvent.objects.count() == 1
-    assert callbacks == []
+    # stored but not applied yet (its task may have been lost): the resend queues it again
+    assert len(callbacks) == 1
+
+    apply_som_event(inbound_event_id=stored.pk)
+    with django_capture_on_commit_callbacks() as callbacks:
+        third = post_event(event)
+    assert third.json()["status"] == "processed" and callbacks == []  # applied: a duplicate changes nothing
 
 
 # --- applying events ---------------------------------------------------------------------------------

@@ -4,7 +4,15 @@ import pytest
 from django_fsm import TransitionNotAllowed, can_proceed
 
 from inventory.models import Product, ProductStatus
-from orders.models import ItemState, OrderState, ProductOrder, ProductOrderItem, ServiceOrder, ServiceOrderItem, SomState
+from orders.models import (
+    ItemState,
+    OrderState,
+    ProductOrder,
+    ProductOrderItem,
+    ServiceOrder,
+    ServiceOrderItem,
+    SomState,
+)
 
 CANCELLABLE = {"acknowledged", "pending", "held", "inProgress"}
 
@@ -34,27 +42,27 @@ ITEM_TRANSITIONS = {
     "accept_cancellation": ({"assessingCancellation"}, "pendingCancellation"),
     "cancel": ({"pendingCancellation"}, "cancelled"),
 }
-LIVE = {"planned", "acknowledged", "pending", "held", "inProgress"}
+WORKING = {"pending", "held", "inProgress", "assessingCancellation", "pendingCancellation"}
+LIVE = {"planned", "acknowledged"} | WORKING
 SERVICE_ORDER_TRANSITIONS = {
     "acknowledge": ({"planned"}, "acknowledged"),
-    "reject": ({"planned"}, "rejected"),
-    "start": ({"planned", "acknowledged", "pending", "held"}, "inProgress"),
-    "hold": ({"acknowledged", "inProgress"}, "held"),
-    "defer": ({"acknowledged", "inProgress"}, "pending"),
+    "reject": (LIVE, "rejected"),
+    "start": (LIVE, "inProgress"),
+    "hold": (LIVE, "held"),
+    "defer": (LIVE, "pending"),
+    "assess_cancellation": ({"acknowledged", "pending", "held", "inProgress", "pendingCancellation"},
+                            "assessingCancellation"),
+    "accept_cancellation": ({"acknowledged", "pending", "held", "inProgress", "assessingCancellation"},
+                            "pendingCancellation"),
     "complete": (LIVE, "completed"),
     "fail": (LIVE, "failed"),
     "complete_partially": (LIVE, "partial"),
+    "cancel": (LIVE, "cancelled"),
 }
 SERVICE_ITEM_TRANSITIONS = {
-    "acknowledge": ({"planned"}, "acknowledged"),
-    "reject": ({"planned"}, "rejected"),
-    "cancel": ({"planned"}, "cancelled"),
-    "start": ({"planned", "acknowledged", "pending", "held"}, "inProgress"),
-    "hold": ({"acknowledged", "inProgress"}, "held"),
-    "defer": ({"acknowledged", "inProgress"}, "pending"),
-    "complete": (LIVE, "completed"),
-    "fail": (LIVE, "failed"),
-    "replan": ({"failed", "rejected"}, "planned"),
+    **SERVICE_ORDER_TRANSITIONS,
+    "replan": ({"failed", "rejected", "partial", "cancelled"}, "planned"),
+    "complete_by_hand": (LIVE | {"failed", "rejected", "partial", "cancelled"}, "completed"),
 }
 PRODUCT_TRANSITIONS = {
     "activate": ({"created", "pendingActive"}, "active"),

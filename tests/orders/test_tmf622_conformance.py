@@ -214,8 +214,10 @@ def _filter_for(attribute, created):
 SUPPORTED = ["id", "externalId", "state", "priority", "category", "requestedStartDate",
              "requestedCompletionDate", "relatedParty", "orderDate", "description", "notificationContact",
              "productOrderItem", "channel"]
-# Not filters: notes are free text kept as a list, and href/@type/@baseType say nothing id does not.
-NOT_FILTERS = {"note": "note.id", "href": "href", "@type": "@type", "@baseType": "@baseType"}
+# Not filters: notes are free text kept as a list, href/@type/@baseType say nothing id does not, and
+# orderTotalPrice is computed from the items.
+NOT_FILTERS = {"note": "note.id", "href": "href", "@type": "@type", "@baseType": "@baseType",
+               "orderTotalPrice": "orderTotalPrice"}
 ATTRIBUTES = SUPPORTED
 
 

@@ -8,221 +8,26 @@ request.  No Django and no database are involved.
 import hashlib
 import hmac
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
-import urllib.error
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-API = "/tmf-api/serviceOrdering/v4"
-LISTENER_PATH = "/tmf-api/serviceOrdering/v4/listener"
-SECRET = "test-secret"
-STEP = 0.05
-STATE_CHANGE = "ServiceOrderStateChangeEvent"
-VALUE_CHANGE = "ServiceOrderAttributeValueChangeEvent"
-
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-# -- helpers ---------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout=5.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError("condition not met within %.1fs" % timeout)
-
-
-class Received:
-    """One request received by the listener."""
-
-    def __init__(self, path, headers, raw, status):
-        self.path = path
-        self.headers = headers
-        self.raw = raw
-        self.status = status
-        self.json = json.loads(raw)
-
-    @property
-    def order(self):
-        return self.json["event"]["serviceOrder"]
-
-
-class Listener:
-    """A TMF641 event listener that records what it receives.
-
-    ``statuses`` are the answers to give to the first requests (then 200).
-    """
-
-    def __init__(self, statuses=()):
-        self.received = []
-        self.statuses = list(statuses)
-        self._cond = threading.Condition()
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                with listener._cond:
-                    status = listener.statuses.pop(0) if listener.statuses else 200
-                    listener.received.append(Received(self.path, dict(self.headers), raw, status))
-                    listener._cond.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def base(self):
-        return "http://127.0.0.1:%d%s" % (self._server.server_address[1], LISTENER_PATH)
-
-    def for_order(self, order_id):
-        with self._cond:
-            return [r for r in self.received if r.order["id"] == order_id]
-
-    def wait_for_order(self, order_id, count, timeout=5.0):
-        """Wait until ``count`` requests about the order arrived; return them."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = [r for r in self.received if r.order["id"] == order_id]
-                if len(found) >= count:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("%d of %d events for %s arrived"
-                                         % (len(found), count, order_id))
-                self._cond.wait(left)
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
-
-
-class Sim:
-    """The simulator subprocess and a small JSON client for it."""
-
-    def __init__(self, db, callback, step_delay=STEP, extra=()):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("SOMSIM_") and k != "SOM_EVENT_SECRET"}
-        command = [sys.executable, "-m", "somsim", "--port", str(self.port), "--db", str(db),
-                   "--step-delay", str(step_delay), "--secret", SECRET, *extra]
-        if callback:
-            command += ["--callback", callback]
-        self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True)
-        self.banner = self.process.stdout.readline().strip()
-        wait_until(self._ready, timeout=10)
-
-    def _ready(self):
-        assert self.process.poll() is None, "somsim exited with %s" % self.process.returncode
-        try:
-            return self.request("GET", "/_sim/stats")[0] == 200
-        except OSError:
-            return False
-
-    def request(self, method, path, body=None, raw=None):
-        """Return ``(status, headers, parsed JSON or None)``."""
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with _opener.open(request, timeout=5) as response:
-                status, headers, content = response.status, response.headers, response.read()
-        except urllib.error.HTTPError as error:
-            status, headers, content = error.code, error.headers, error.read()
-        return status, headers, json.loads(content) if content else None
-
-    def post_order(self, payload):
-        return self.request("POST", API + "/serviceOrder", payload)
-
-    def order(self, order_id):
-        return self.request("GET", "%s/serviceOrder/%s" % (API, order_id))[2]
-
-    def stats(self):
-        return self.request("GET", "/_sim/stats")[2]
-
-    def add_rules(self, *rules):
-        status, _, body = self.request("POST", "/_sim/rules", {"rules": list(rules)})
-        assert status == 200, body
-        return body
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        code = self.process.wait(timeout=10)
-        self.process.stdout.close()
-        return code
-
-
-def order_payload(external_id, *items, party="CUST-1"):
-    """A ServiceOrder_Create; items are ``(id, action, spec name[, service id])``."""
-    items = items or (("1", "add", "CFS_INTERNET"),)
-    order_items = []
-    for item in items:
-        service = {"serviceSpecification": {"id": "spec-" + item[2], "name": item[2]}}
-        if len(item) > 3:
-            service["id"] = item[3]
-        order_items.append({"id": item[0], "action": item[1], "service": service})
-    return {"externalId": external_id, "relatedParty": [{"id": party, "role": "customer"}],
-            "serviceOrderItem": order_items}
-
-
-def event_states(records):
-    """(eventType, order state, {item id: item state}) per record."""
-    return [(r.json["eventType"], r.order["state"],
-             {i["id"]: i["state"] for i in r.order["serviceOrderItem"]}) for r in records]
-
-
-def final_order(sim, order_id, timeout=5.0):
-    return wait_until(lambda: (lambda o: o if o["state"] in ("completed", "failed", "partial")
-                               else None)(sim.order(order_id)), timeout=timeout)
-
-
-# -- fixtures ----------------------------------------------------------------
-
-
-@pytest.fixture
-def listener():
-    server = Listener()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def sim(tmp_path, listener):
-    process = Sim(tmp_path / "somsim.sqlite3", listener.base)
-    yield process
-    assert process.stop() == 0
-
+from .support import (
+    API,
+    LISTENER_PATH,
+    SECRET,
+    STATE_CHANGE,
+    STEP,
+    VALUE_CHANGE,
+    Listener,
+    Sim,
+    assert_signed,
+    event_states,
+    final_order,
+    order_payload,
+    parse_signature,
+)
 
 # -- TMF641 API ----------------------------------------------------------------
 
@@ -342,8 +147,8 @@ def test_events_are_signed_and_follow_the_progression(sim, listener):
     records = listener.wait_for_order(order["id"], 5)
 
     for record in records:
-        expected = hmac.new(SECRET.encode(), record.raw, hashlib.sha256).hexdigest()
-        assert record.headers["X-Signature"] == "sha256=" + expected
+        t = assert_signed(record)
+        assert abs(t - time.time()) < 10
         assert record.headers["Content-Type"] == "application/json"
         event = record.json
         assert event["correlationId"] == "ext-flow"
@@ -514,7 +319,9 @@ def test_rules_api_and_reset(sim):
     status, _, stats = sim.request("POST", "/_sim/reset")
     assert status == 200
     assert stats == {"serviceOrdersCreated": 0, "postsReceived": 0, "duplicatesRecognised": 0,
-                     "rejected503": 0, "eventsSent": 0, "externalIds": {}}
+                     "rejected503": 0, "eventsSent": 0, "eventsDropped": 0, "itemsReceived": 0,
+                     "cancelServiceOrdersCreated": 0, "externalIds": {}, "orders": {},
+                     "duplicatesCreated": 0}
     assert sim.request("GET", "/_sim/rules")[2] == []
     assert sim.request("GET", API + "/serviceOrder")[2] == []
 
@@ -555,3 +362,37 @@ def test_restart_resumes_unfinished_orders(tmp_path, listener):
         assert second.stats()["serviceOrdersCreated"] == 1
     finally:
         assert second.stop() == 0
+
+
+# -- signatures ------------------------------------------------------------------------
+
+
+def test_signature_covers_the_timestamp_and_rejects_tampering(sim, listener):
+    order = sim.post_order(order_payload("ext-sig"))[2]
+    record = listener.wait_for_order(order["id"], 1)[0]
+    t, digest = parse_signature(record.headers["X-Signature"])
+    # The old format (body only) and another timestamp or body do not verify.
+    body_only = hmac.new(SECRET.encode(), record.raw, hashlib.sha256).hexdigest()
+    assert digest != body_only
+    for forged_t, raw in ((t + 1, record.raw), (t, record.raw + b" ")):
+        forged = hmac.new(SECRET.encode(), b"%d." % forged_t + raw, hashlib.sha256).hexdigest()
+        assert digest != forged
+    wrong_key = hmac.new(b"other", b"%d." % t + record.raw, hashlib.sha256).hexdigest()
+    assert digest != wrong_key
+    assert assert_signed(record) == t
+
+
+def test_a_retried_delivery_is_signed_again_with_a_fresh_timestamp(tmp_path):
+    # attempts at 0 s, 0.5 s and 1.5 s: the first and the third are in different seconds.
+    listener = Listener(statuses=[500, 500, 200])
+    sim = Sim(tmp_path / "somsim.sqlite3", listener.base)
+    try:
+        order = sim.post_order(order_payload("ext-resign"))[2]
+        first, second, third = listener.wait_for_order(order["id"], 3)[:3]
+        assert first.raw == second.raw == third.raw
+        stamps = [assert_signed(record) for record in (first, second, third)]
+        assert stamps[0] <= stamps[1] <= stamps[2] and stamps[2] > stamps[0]
+        assert first.headers["X-Signature"] != third.headers["X-Signature"]
+    finally:
+        assert sim.stop() == 0
+        listener.close()

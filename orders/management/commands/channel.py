@@ -33,6 +33,7 @@ class Command(BaseCommand):
             elif action == "show":
                 channel = self._get(name)
                 self.stdout.write(f"{channel.name}: token {channel.token_prefix}..., active {channel.is_active}, "
+                                  f"sees every channel's orders {channel.sees_all_channels}, "
                                   f"webhook signing secret {channel.webhook_secret}")
             else:
                 for channel in Channel.objects.all():

@@ -1,40 +1,34 @@
 """``manage.py load_demo``: the demo catalog, users, channels, customers and serviceability table.
 
 Idempotent: running it again changes nothing. Demo data only: every password is ``demo`` and the demo
-channel's token is fixed (COM_DEMO_TOKEN) so the README's curl works as printed.
+channel's token is fixed (COM_DEMO_TOKEN) so the README's curl works as printed. It refuses to run where
+``COM_DEMO_DATA_ALLOWED`` is False (production settings).
 """
 import os
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from orders import roles
 from orders.models import Channel, CustomerProfile, ServiceabilityRecord, hash_token
 from orders.services.channels import create_channel, rotate_channel_token
 
 DEMO_TOKEN = os.environ.get("COM_DEMO_TOKEN", "demo-portal-token")
-GROUPS = {
-    "Order desk agents": ["view_productorder", "view_productorderitem", "view_orderevent", "view_fallout",
-                          "change_fallout", "view_ordercheckresult", "view_serviceorder", "view_serviceorderitem",
-                          "view_product", "view_productoffering", "view_billingactivation"],
-    "Supervisors": ["view_productorder", "change_productorder", "view_productorderitem", "view_orderevent",
-                    "view_fallout", "change_fallout", "view_ordercheckresult", "view_serviceorder",
-                    "view_serviceorderitem", "view_product", "view_productoffering", "view_billingactivation",
-                    "view_customerprofile", "change_customerprofile"],
-    "Catalog managers": [f"{verb}_{model}" for verb in ("view", "add", "change")
-                         for model in ("productoffering", "productofferingprice", "productspecification",
-                                       "productspeccharacteristic", "decompositionrule", "servicespecification")],
-}
-USERS = [("agent", "Order desk agents", False), ("supervisor", "Supervisors", False),
-         ("catalog", "Catalog managers", False), ("admin", None, True)]
+# The demo's people, each in a desk role (``orders.roles``: groups and permissions come from a migration).
+USERS = [("agent", roles.AGENT, False), ("supervisor", roles.SUPERVISOR, False),
+         ("catalog", roles.CATALOG_MANAGER, False), ("admin", None, True)]
+# The groups earlier demos created (their permissions set here): replaced by the roles above.
+OLD_GROUPS = ["Order desk agents", "Supervisors", "Catalog managers"]
 CUSTOMERS = [
-    ("CUST-1001", "Alice Martin", "postpaid", "200.00", "residential"),
-    ("CUST-2002", "Bob Osei", "prepaid", "0.00", "residential"),
-    ("CUST-3003", "Acme Manufacturing Ltd", "postpaid", "2000.00", "business"),
-    ("CUST-4004", "Carol Diaz", "postpaid", "20.00", "residential"),
+    ("CUST-1001", "Alice Martin", "postpaid", "200.00", "residential", "BA-1001"),
+    ("CUST-2002", "Bob Osei", "prepaid", "0.00", "residential", "BA-2002"),
+    ("CUST-3003", "Acme Manufacturing Ltd", "postpaid", "2000.00", "business", "BA-3003"),
+    ("CUST-4004", "Carol Diaz", "postpaid", "20.00", "residential", "BA-4004"),
 ]
 SERVICEABILITY = [
     ("ADDR-1001", "1 Fibre Street, Springfield", "GPON", 1000, 1),
@@ -50,27 +44,35 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if not settings.COM_DEMO_DATA_ALLOWED:
+            raise CommandError("load_demo creates users with the password 'demo' and a channel with a published "
+                               "token: it does not run with production settings (COM_DEMO_DATA_ALLOWED is False). "
+                               "Create admin users with 'manage.py createsuperuser' and channels with "
+                               "'manage.py channel add NAME'.")
         call_command("load_demo_catalog", verbosity=options.get("verbosity", 1))
         User = get_user_model()
-        for name, perms in GROUPS.items():
-            group, _ = Group.objects.get_or_create(name=name)
-            group.permissions.set(Permission.objects.filter(codename__in=perms))
+        Group.objects.filter(name__in=OLD_GROUPS).delete()
         for username, group, superuser in USERS:
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = User.objects.create_user(username=username, password="demo", is_staff=True,
                                                 is_superuser=superuser)
             if group:
-                user.groups.add(Group.objects.get(name=group))
+                role = Group.objects.filter(name=group).first()
+                if role is None:
+                    raise CommandError(f"The group {group!r} is missing: run 'manage.py migrate' (it creates the "
+                                       "order desk's roles)")
+                user.groups.set([role])
         for name in ("portal", "cpq", "retail", "b2b"):
             if not Channel.objects.filter(name=name).exists():
                 create_channel(name=name)
         portal = Channel.objects.get(name="portal")
         if portal.token_hash != hash_token(DEMO_TOKEN):
             rotate_channel_token(channel=portal, token=DEMO_TOKEN)
-        for party_id, name, payment, limit, segment in CUSTOMERS:
+        for party_id, name, payment, limit, segment, account in CUSTOMERS:
             CustomerProfile.objects.get_or_create(party_id=party_id, defaults=dict(
-                name=name, payment_type=payment, credit_limit=Decimal(limit), segment=segment))
+                name=name, payment_type=payment, credit_limit=Decimal(limit), segment=segment,
+                billing_account_id=account))
         for place_id, address, tech, speed, preference in SERVICEABILITY:
             ServiceabilityRecord.objects.get_or_create(place_id=place_id, technology=tech, defaults=dict(
                 address=address, max_download_mbps=speed, preference=preference))

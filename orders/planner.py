@@ -15,6 +15,8 @@ Rules applied:
   for the most demanding of them (the larger of two numeric inputs).
 - a CFS that relies on another (Static-IP on Internet-Access) depends on it when both are in the plan;
   for deletes the dependency is reversed (the dependent goes first).
+- each planned service carries the ``service_ref`` of the rule it comes from (of the item's specification
+  for a delete): which version of the CFS to build it with is the caller's, not a lookup by code.
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ class Rule:
     condition_value: object = None
     shareable: bool = False
     depends_on: tuple[str, ...] = ()
+    # The catalog's id of the CFS version the rule names: opaque here, carried onto what it plans so the
+    # caller builds each service with the version the order was captured with.
+    service_ref: object = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class PlannedService:
     item_ids: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
     service_id: str = ""
+    service_ref: object = None  # the rule's ``service_ref`` (the first item's, for a shared service)
 
 
 def _is_number(value) -> bool:
@@ -102,6 +108,11 @@ def _target_services(item: ItemInput, technology: str) -> list[tuple[Rule, dict]
     return targets
 
 
+def _ref(item: ItemInput, code: str) -> object:
+    """The CFS version a rule of the item's specification names for ``code`` (None if no rule names it)."""
+    return next((rule.service_ref for rule in item.rules if rule.service_code == code), None)
+
+
 def plan(items: list[ItemInput], technology_by_place: dict[str, str]) -> list[PlannedService]:
     """The ordered list of services to build for these items."""
     planned: dict[str, PlannedService] = {}
@@ -134,7 +145,7 @@ def plan(items: list[ItemInput], technology_by_place: dict[str, str]) -> list[Pl
                 shared = rule.shareable and place_id
                 key = f"shared:{place_id}:{rule.service_code}" if shared else f"{item.item_id}:{rule.service_code}"
                 add(key, PlannedService(key, rule.service_code, "add", item.quantity, inputs, item.place,
-                                        rule.mandatory), item.item_id)
+                                        rule.mandatory, service_ref=rule.service_ref), item.item_id)
         elif item.action == "modify":
             current = {s.service_code: s for s in item.current_services}
             wanted = _target_services(item, technology)
@@ -143,23 +154,26 @@ def plan(items: list[ItemInput], technology_by_place: dict[str, str]) -> list[Pl
                 now = current.get(rule.service_code)
                 if now is None:
                     add(key, PlannedService(key, rule.service_code, "add", item.quantity, inputs, item.place,
-                                            rule.mandatory), item.item_id)
+                                            rule.mandatory, service_ref=rule.service_ref), item.item_id)
                 elif now.inputs != inputs:
                     add(key, PlannedService(key, rule.service_code, "modify", item.quantity, inputs, item.place,
-                                            rule.mandatory, service_id=now.service_id), item.item_id)
+                                            rule.mandatory, service_id=now.service_id,
+                                            service_ref=rule.service_ref), item.item_id)
             wanted_codes = {rule.service_code for rule, _ in wanted}
             for code, now in current.items():
                 if code not in wanted_codes and now.service_id not in item.services_shared_elsewhere:
                     key = f"{item.item_id}:{code}"
                     add(key, PlannedService(key, code, "delete", 1, dict(now.inputs), item.place, True,
-                                            service_id=now.service_id), item.item_id)
+                                            service_id=now.service_id, service_ref=_ref(item, code)),
+                        item.item_id)
         elif item.action == "delete":
             for now in item.current_services:
                 if now.service_id in item.services_shared_elsewhere:
                     continue
                 key = f"delete:{now.service_id}"
                 add(key, PlannedService(key, now.service_code, "delete", 1, dict(now.inputs), item.place, True,
-                                        service_id=now.service_id), item.item_id)
+                                        service_id=now.service_id, service_ref=_ref(item, now.service_code)),
+                    item.item_id)
 
     services = list(planned.values())
     _link_dependencies(services, rules_by_code)

@@ -1,6 +1,6 @@
 """The decomposition engine on plain values: rules, conditions, technology, modify delta, delete, sharing,
 dependencies, determinism."""
-from orders.decomposition import CurrentService, ItemInput, Rule, plan
+from orders.planner import CurrentService, ItemInput, Rule, plan
 
 BROADBAND = (
     Rule("Internet-Access", True, ("downloadSpeed",), shareable=True),
@@ -119,3 +119,32 @@ def test_plan_is_deterministic():
         again = plan(items, TECH)
         assert [(s.plan_key, s.characteristics, s.item_ids, s.depends_on) for s in again] == \
                [(s.plan_key, s.characteristics, s.item_ids, s.depends_on) for s in first]
+
+
+def test_each_service_carries_the_cfs_version_its_rule_names():
+    # Item 2 was added to the order after Internet-Access was revised: its rule names version "ia-2".
+    old = (Rule("Internet-Access", True, ("downloadSpeed",), shareable=True, service_ref="ia-1"),
+           Rule("WiFi-Management", False, ("wifiManagement",), service_ref="wifi-1"))
+    new = (Rule("Internet-Access", True, ("downloadSpeed",), shareable=True, service_ref="ia-2"),
+           Rule("WiFi-Management", False, ("wifiManagement",), service_ref="wifi-2"))
+    services = plan([add("1", old, downloadSpeed=200), add("2", new, downloadSpeed=500)], TECH)
+    # the shared line is built once, with the version of the first item it serves
+    assert [(s.service_code, s.item_ids, s.service_ref) for s in services] == [
+        ("Internet-Access", ["1", "2"], "ia-1"), ("WiFi-Management", ["1"], "wifi-1"),
+        ("WiFi-Management", ["2"], "wifi-2")]
+
+
+def test_modify_and_delete_carry_the_version_the_product_specification_names():
+    rules = (Rule("Internet-Access", True, ("downloadSpeed",), service_ref="ia-1"),
+             Rule("WiFi-Management", False, ("wifiManagement",), condition_characteristic="wifiManagement",
+                  condition_operator="eq", condition_value=True, service_ref="wifi-1"))
+    current = (CurrentService("Internet-Access", "SVC-1", {"downloadSpeed": 200, "accessTechnology": "GPON"}),
+               CurrentService("WiFi-Management", "SVC-3", {"wifiManagement": True, "accessTechnology": "GPON"}),
+               CurrentService("Legacy-Voice", "SVC-7", {}))
+    modify = ItemInput("1", "modify", 1, {"downloadSpeed": 500, "wifiManagement": False}, PLACE, rules, current)
+    assert [(s.service_code, s.action, s.service_ref) for s in plan([modify], TECH)] == [
+        ("Internet-Access", "modify", "ia-1"), ("WiFi-Management", "delete", "wifi-1"),
+        ("Legacy-Voice", "delete", None)]  # no rule names it: the caller finds the version it was built with
+    delete = ItemInput("1", "delete", 1, {}, PLACE, rules, current)
+    assert [(s.service_code, s.service_ref) for s in plan([delete], TECH)] == [
+        ("Internet-Access", "ia-1"), ("WiFi-Management", "wifi-1"), ("Legacy-Voice", None)]

@@ -1,7 +1,8 @@
 """Business checks run after capture: each a small class saying pass, fail (reject) or hold.
 
 A check reads; it never changes anything. ``services.checks.run_order_checks`` runs the classes named in
-``settings.COM_ORDER_CHECKS`` in order, stores every result and acts on them: any fail rejects the order,
+``settings.COM_ORDER_CHECKS`` in order, stores every result (one ``CheckRun`` per evaluation) and acts on them:
+any fail rejects the order,
 else any hold holds it, else fulfilment starts. Add a check by writing a class with ``code`` and
 ``run(order) -> CheckResult`` and naming it in the setting.
 """
@@ -14,8 +15,9 @@ from decimal import Decimal
 from django.conf import settings
 
 from inventory.models import LIVE_PRODUCT_STATUSES, Product
-from orders import selectors
+from orders import planner, selectors
 from orders.models import CheckOutcome, CustomerProfile, ItemAction, ProductOrder, ServiceabilityRecord
+from orders.pricing import monthly_amount
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,25 @@ class BusinessRuleCheck(Check):
 
 
 class ServiceabilityCheck(Check):
-    """Address qualification: every installation place must be reachable by a technology fast enough.
+    """Address qualification: every installation place must be reachable by a technology fast enough, with
+    which the catalog can build every item ordered there.
 
-    Picks the preferred technology per place; decomposition uses it (GPON or HFC variants).
+    Picks the preferred technology per place; decomposition uses it (GPON or HFC variants). An item the
+    catalog has no rule for at that technology is not serviceable there (rather than completed with nothing
+    built).
     """
+
+    @staticmethod
+    def _buildable_with(item) -> set[str] | None:
+        """Technologies whose rules give an add item something to build; None: any (no technology-specific rule)."""
+        rules = list(item.product_specification.decomposition_rules.all())
+        usable = [r for r in rules if planner.condition_holds(
+            planner.Rule(service_code="", mandatory=r.mandatory, condition_characteristic=r.condition_characteristic,
+                         condition_operator=r.condition_operator, condition_value=r.condition_value),
+            item.characteristics)]
+        if any(not r.technology for r in usable):
+            return None
+        return {r.technology for r in usable}
 
     code = "serviceability"
 
@@ -93,6 +110,14 @@ class ServiceabilityCheck(Check):
                 best = max(o.max_download_mbps for o in options)
                 problems.append(f"item {item.item_id}: {speed} Mbps not available at {place_id} (max {best} Mbps)")
                 continue
+            buildable = self._buildable_with(item) if item.action == ItemAction.ADD else None
+            if buildable is not None:
+                fast_enough = [o for o in fast_enough if o.technology in buildable]
+                if not fast_enough:
+                    there = ", ".join(sorted({o.technology for o in options}))
+                    problems.append(f"item {item.item_id}: {item.product_offering.name} cannot be built with "
+                                    f"{there} at {place_id}")
+                    continue
             # one access per place: it must carry every item ordered there, not just the first one
             carried = {o.technology for o in fast_enough}
             usable[place_id] = [t for t in usable.get(place_id, [o.technology for o in options]) if t in carried]
@@ -106,7 +131,13 @@ class ServiceabilityCheck(Check):
 
 
 class CreditCheck(Check):
-    """Credit: new monthly charges of a postpaid customer above their credit limit hold the order."""
+    """Credit: new monthly charges of a postpaid customer above their credit limit hold the order.
+
+    The charges are the catalog unit prices the items stored at capture times their quantity
+    (``orders.pricing``): an add counts in full, a modify counts what it adds to the product's current
+    charges (never less than nothing). Deletes and cheaper modifies do not offset new charges: they take
+    effect only when fulfilled, and may fail.
+    """
 
     code = "credit"
 
@@ -114,11 +145,14 @@ class CreditCheck(Check):
         profile = CustomerProfile.objects.filter(party_id=order.customer_id).first()
         limit = profile.credit_limit if profile else Decimal(settings.COM_DEFAULT_CREDIT_LIMIT)
         payment = profile.payment_type if profile else CustomerProfile.PaymentType.POSTPAID
-        monthly = sum(
-            (Decimal(p["amount"]) * item.quantity for item in _items(order) if item.action == ItemAction.ADD
-             for p in item.item_prices if p.get("price_type") == "recurring"),
-            Decimal("0"),
-        )
+        monthly = Decimal("0.00")
+        for item in order.items.select_related("product"):
+            new = monthly_amount(item.item_prices, item.quantity)
+            if item.action == ItemAction.ADD:
+                monthly += new
+            elif item.action == ItemAction.MODIFY and item.product is not None:
+                current = monthly_amount(item.product.prices, item.product.quantity)
+                monthly += max(new - current, Decimal("0.00"))
         details = {"monthly": str(monthly), "limit": str(limit), "paymentType": payment, "known": bool(profile)}
         if payment == CustomerProfile.PaymentType.PREPAID:
             return CheckResult.passed("prepaid: no credit exposure", **details)
@@ -158,7 +192,39 @@ class DuplicateOrderCheck(Check):
         for other in selectors.in_flight_orders_of_customer(order.customer_id, exclude_id=order.pk):
             if other.created_at > order.created_at:
                 continue  # only the later of two identical orders is the duplicate
+            if other.pk == order.replaces_id:
+                continue  # the order it supersedes, being cancelled in its favour
             if self._signature(other.items.all()) == mine:
                 return CheckResult.held("DUPLICATE_SUSPECTED", f"Same products at the same place as order {other.pk}, "
                                                                "which is still in flight", duplicateOf=other.pk)
         return CheckResult.passed("no identical order in flight")
+
+
+class ProductInFlightCheck(Check):
+    """A product can be changed by one order at a time: an order modifying or deleting a product that an
+    earlier order is still changing is held (PRODUCT_IN_FLIGHT) until that order ends, then checked again.
+    A product that is no longer live (terminated meanwhile) cannot be changed at all."""
+
+    code = "productInFlight"
+
+    def run(self, order):
+        changing = {i.product_id: i for i in _items(order)
+                    if i.action in (ItemAction.MODIFY, ItemAction.DELETE) and i.product_id}
+        if not changing:
+            return CheckResult.passed("no existing product changed")
+        gone = [pid for pid, status in Product.objects.filter(pk__in=changing).values_list("pk", "status")
+                if status not in LIVE_PRODUCT_STATUSES]
+        if gone:
+            return CheckResult.failed("PRODUCT_NOT_LIVE", f"product(s) {', '.join(sorted(gone))} no longer live",
+                                      products=sorted(gone))
+        blocking: dict[str, list[str]] = {}
+        for other in selectors.orders_changing_products(list(changing), exclude_id=order.pk):
+            if (other.order.created_at, other.order_id) < (order.created_at, order.pk):
+                blocking.setdefault(other.product_id, []).append(other.order_id)
+        if blocking:
+            text = "; ".join(f"{pid} is being changed by {', '.join(sorted(set(ids)))}"
+                             for pid, ids in blocking.items())
+            return CheckResult.held("PRODUCT_IN_FLIGHT", f"{text}: this order waits until that ends",
+                                    blocking={k: sorted(set(v)) for k, v in blocking.items()})
+        versions = {pid: item.product_version for pid, item in changing.items()}
+        return CheckResult.passed("no other order is changing these products", versions=versions)
