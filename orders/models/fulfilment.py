@@ -92,38 +92,22 @@ class DecompositionPlan(models.Model):
         return f"{self.order_id} plan v{self.version}"
 
 
-class ServiceOrder(FSMModelMixin, models.Model):
-    """One TMF641 service order: what COM asked one SOM to do, and what SOM says of it."""
+class SomLifecycle(FSMModelMixin, models.Model):
+    """The TMF641 lifecycle a service order and each of its items share.
 
-    id = models.CharField(primary_key=True, max_length=40, default=new_service_order_id, editable=False)
-    order = models.ForeignKey("orders.ProductOrder", on_delete=models.CASCADE, related_name="service_orders")
-    som = models.CharField(max_length=40, help_text="Key of the SOM endpoint (COM_SOM_ENDPOINTS) it was sent to.")
-    sequence = models.PositiveSmallIntegerField(help_text="1, 2, ...: the n-th service order of this product order.")
-    purpose = models.CharField(max_length=20, default="fulfil", help_text="fulfil, retry or compensate")
-    external_id = models.CharField(
-        max_length=80, unique=True, help_text="Stable id sent to SOM, so a resent request is recognised."
-    )
-    som_order_id = models.CharField(max_length=80, blank=True, db_index=True, help_text="The id SOM gave it.")
+    TMF641 ServiceOrderStateType and ServiceOrderItemStateType: every state SOM may report has a transition
+    from every live state.
+    """
+
     state = FSMField(default=SomState.PLANNED, choices=SomState.choices, protected=True, db_index=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    last_heard_at = models.DateTimeField(null=True, blank=True, help_text="Last answer or event from SOM.")
-    error = models.JSONField(default=dict, blank=True, help_text="The SOM's error context, if any.")
-    history = HistoricalRecords()
 
     class Meta:
-        ordering = ["order", "sequence"]
-        constraints = [models.UniqueConstraint(fields=["order", "sequence"], name="uniq_service_order_seq")]
-
-    def __str__(self) -> str:
-        return self.external_id
+        abstract = True
 
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_SOM_STATES
 
-    # TMF641 ServiceOrderStateType: every state SOM may report has a transition from every live state.
     @transition(field=state, source=SomState.PLANNED, target=SomState.ACKNOWLEDGED)
     def acknowledge(self):
         """SOM accepted it (201): accepted, nothing more."""
@@ -174,7 +158,34 @@ class ServiceOrder(FSMModelMixin, models.Model):
         """Stopped: never sent (no longer needed), or cancelled at SOM."""
 
 
-class ServiceOrderItem(FSMModelMixin, models.Model):
+class ServiceOrder(SomLifecycle):
+    """One TMF641 service order: what COM asked one SOM to do, and what SOM says of it."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_service_order_id, editable=False)
+    order = models.ForeignKey("orders.ProductOrder", on_delete=models.CASCADE, related_name="service_orders")
+    som = models.CharField(max_length=40, help_text="Key of the SOM endpoint (COM_SOM_ENDPOINTS) it was sent to.")
+    sequence = models.PositiveSmallIntegerField(help_text="1, 2, ...: the n-th service order of this product order.")
+    purpose = models.CharField(max_length=20, default="fulfil", help_text="fulfil, retry or compensate")
+    external_id = models.CharField(
+        max_length=80, unique=True, help_text="Stable id sent to SOM, so a resent request is recognised."
+    )
+    som_order_id = models.CharField(max_length=80, blank=True, db_index=True, help_text="The id SOM gave it.")
+    created_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_heard_at = models.DateTimeField(null=True, blank=True, help_text="Last answer or event from SOM.")
+    error = models.JSONField(default=dict, blank=True, help_text="The SOM's error context, if any.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["order", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["order", "sequence"], name="uniq_service_order_seq")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class ServiceOrderItem(SomLifecycle):
     """One CFS to add, modify or delete: the unit of the decomposition plan and of fulfilment.
 
     The CFS settings that drive fulfilment (SOM, retries, failure policy, reversibility, point of no return)
@@ -213,7 +224,6 @@ class ServiceOrderItem(FSMModelMixin, models.Model):
         help_text="For a row of a revised plan: the row it replaces, sent once that one has ended (cancelled at "
                   "SOM, or built: then this row modifies what was built).",
     )
-    state = FSMField(default=SomState.PLANNED, choices=SomState.choices, protected=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Service orders sent for this item so far.")
     som = models.CharField(max_length=40, default="default", help_text="The SOM that builds it (pinned).")
     max_retries = models.PositiveSmallIntegerField(default=0)
@@ -245,71 +255,18 @@ class ServiceOrderItem(FSMModelMixin, models.Model):
         return f"{self.order_id}/{self.item_ref} {self.action} {self.service_specification_id}"
 
     @property
-    def is_terminal(self) -> bool:
-        return self.state in TERMINAL_SOM_STATES
-
-    @property
     def past_point_of_no_return(self) -> bool:
         return past_point_of_no_return(self.milestone, self.point_of_no_return, self.milestones)
 
-    # TMF641 ServiceOrderItemStateType, as for the service order, plus COM's own retry.
-    @transition(field=state, source=SomState.PLANNED, target=SomState.ACKNOWLEDGED)
-    def acknowledge(self):
-        """SOM accepted it (201): accepted, nothing more."""
-
-    @transition(field=state, source=_LIVE, target=SomState.REJECTED)
-    def reject(self):
-        """SOM refused it (4xx, or a rejected report), or it could not be delivered."""
-
-    @transition(field=state, source=[SomState.PLANNED, SomState.ACKNOWLEDGED, *_WORKING],
-                target=SomState.IN_PROGRESS)
-    def start(self):
-        """SOM is working on it (planned too: an event may overtake the 201)."""
-
-    @transition(field=state, source=[SomState.PLANNED, SomState.ACKNOWLEDGED, *_WORKING], target=SomState.HELD)
-    def hold(self):
-        """SOM holds it."""
-
-    @transition(field=state, source=[SomState.PLANNED, SomState.ACKNOWLEDGED, *_WORKING], target=SomState.PENDING)
-    def defer(self):
-        """SOM waits for something."""
-
-    @transition(field=state, source=[SomState.ACKNOWLEDGED, SomState.PENDING, SomState.HELD, SomState.IN_PROGRESS,
-                                       SomState.PENDING_CANCELLATION],
-                target=SomState.ASSESSING_CANCELLATION)
-    def assess_cancellation(self):
-        """A cancellation is being assessed at SOM."""
-
-    @transition(field=state, source=[SomState.ACKNOWLEDGED, SomState.PENDING, SomState.HELD, SomState.IN_PROGRESS,
-                                       SomState.ASSESSING_CANCELLATION],
-                target=SomState.PENDING_CANCELLATION)
-    def accept_cancellation(self):
-        """SOM accepted the cancellation and is carrying it out."""
-
-    @transition(field=state, source=_LIVE, target=SomState.COMPLETED)
-    def complete(self):
-        """Built (or removed, for a delete)."""
-
-    @transition(field=state, source=_LIVE, target=SomState.FAILED)
-    def fail(self):
-        """SOM could not do it."""
-
-    @transition(field=state, source=_LIVE, target=SomState.PARTIAL)
-    def complete_partially(self):
-        """Part of it was done."""
-
-    @transition(field=state, source=_LIVE, target=SomState.CANCELLED)
-    def cancel(self):
-        """Stopped: never sent (no longer needed), or cancelled at SOM."""
-
-    @transition(field=state, source=[SomState.FAILED, SomState.REJECTED, SomState.PARTIAL, SomState.CANCELLED],
+    # The TMF641 lifecycle (SomLifecycle), plus COM's own retry and manual completion.
+    @transition(field="state", source=[SomState.FAILED, SomState.REJECTED, SomState.PARTIAL, SomState.CANCELLED],
                 target=SomState.PLANNED)
     def replan(self):
         """Try again with a new service order (retry policy or an agent's decision): from no milestone."""
         self.milestone = ""
 
-    @transition(field=state, source=[*_LIVE, SomState.FAILED, SomState.REJECTED, SomState.PARTIAL,
-                                     SomState.CANCELLED], target=SomState.COMPLETED)
+    @transition(field="state", source=[*_LIVE, SomState.FAILED, SomState.REJECTED, SomState.PARTIAL,
+                                       SomState.CANCELLED], target=SomState.COMPLETED)
     def complete_by_hand(self):
         """Done outside SOM: an agent recorded it with evidence and a supervisor approved (a manual completion)."""
 
