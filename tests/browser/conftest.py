@@ -81,17 +81,30 @@ class Watch:
         self.expected: set[tuple[str, int]] = set()
 
     def attach(self, page) -> None:
-        page.on("console", lambda msg: msg.type == "error" and self.problems.append(
-            f"console error on {page.url}: {msg.text}"))
+        page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"uncaught error on {page.url}: {error}"))
         page.on("requestfailed", lambda request: self.problems.append(
             f"request failed: {request.method} {request.url} ({request.failure})"))
         page.on("response", self._response)
 
+    def _console(self, message) -> None:
+        if message.type != "error":
+            return
+        # Chromium logs every response of 400 or more as a console error too: the response handler judges those
+        status = re.match(r"Failed to load resource: the server responded with a status of (\d+)", message.text)
+        where = self._path(message.location.get("url", ""))
+        if status and (where, int(status[1])) in self.expected:
+            return
+        self.problems.append(f"console error on {where}: {message.text}")
+
+    @staticmethod
+    def _path(url: str) -> str:
+        return re.sub(r"^https?://[^/]+", "", url)
+
     def _response(self, response) -> None:
         if response.status < 400:
             return
-        path = re.sub(r"^https?://[^/]+", "", response.url)
+        path = self._path(response.url)
         if (path, response.status) in self.expected:
             return
         self.problems.append(f"{response.status} for {response.request.method} {path}")
