@@ -53,6 +53,13 @@ from orders.services import holds, notes, repairs
 from orders.services.holds import REJECTION_REASONS
 from orders.templatetags.desk import compact
 
+# The admin is the order desk: its name on every page; no navigation sidebar, whose 300 pixels the queues'
+# tables need (every page has breadcrumbs, and the home page lists the queues and the models).
+admin.site.site_header = "COM order desk"
+admin.site.site_title = "COM order desk"
+admin.site.index_title = "Order desk"
+admin.site.enable_nav_sidebar = False
+
 # A bulk action works on at most this many rows (each its own command): "select all" on a long list does not
 # turn one click into an unbounded batch.
 BULK_LIMIT = 100
@@ -363,7 +370,7 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
     """The fallout queue, explained: each fallout's class and the repair it calls for, grouped by root cause."""
 
     list_display = ("fallout", "order_id_link", "opened_for", "fallout_class", "proposed_repair", "service",
-                    "held_items", "reason_code", "message", "root_cause_link", "status")
+                    "held_items", "what_happened", "root_cause_link", "status")
     list_display_links = None
     list_filter = (FalloutStatusFilter, "category", "stage", FalloutAgeFilter, OfferingFilter, ServiceFilter,
                    fixed_filter("reason_code", "reason", lambda: sorted(fallout_classes.CATEGORY_OF)))
@@ -432,6 +439,11 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
     @admin.display(description="items")
     def held_items(self, obj):
         return ", ".join(i.item_id for i in obj.items.all())
+
+    @admin.display(description="what happened", ordering="reason_code")
+    def what_happened(self, obj):
+        return format_html('<strong class="desk-reason-code">{}</strong><br><small>{}</small>', obj.reason_code,
+                           obj.message)
 
     @admin.display(description="root cause", ordering="root_cause")
     def root_cause_link(self, obj):

@@ -118,7 +118,8 @@ def test_an_agent_corrects_a_characteristic_and_resubmits(web, desk):
     page.get_by_label("New value").fill("deluxe")
     page.get_by_role("textbox", name="Reason").fill("The building needs the premium installation")
     page.locator("#command-preview").click()
-    expect(page.locator(".errornote, .errorlist").first).to_contain_text("installationType takes one of")
+    expect(page.locator("#command-errors")).to_contain_text("nothing was changed")
+    expect(page.locator(".field-value .errorlist")).to_contain_text("installationType takes one of standard, premium")
     agent.shot("correction-refused")
     assert not MutationRequest.objects.filter(order=order).exists()
 
