@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from catalog.models import ProductOffering, ServiceSpecification
@@ -158,6 +159,13 @@ def order_link(order_id: str):
     return format_html('<a class="desk-order-link" href="{}">{}</a>', views.order_url(order_id), order_id)
 
 
+@admin.display(description="ordered", ordering="order_date")
+def ordered(obj):
+    """The order date, short and sortable to the eye (the admin's default is "Nov. 24, 2026, 12:05 a.m.")."""
+    return format_html('<span class="desk-date">{}</span>', date_format(timezone.localtime(obj.order_date),
+                                                                       "Y-m-d H:i"))
+
+
 def customer_text(order) -> str:
     name = views.customer_of(order)["name"]
     return f"{name} ({order.customer_id})" if name else order.customer_id
@@ -228,7 +236,7 @@ class FalloutAgeFilter(AgeFilter):
 
 @admin.register(ProductOrder)
 class ProductOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, ReadOnlyHistoryAdmin):
-    list_display = ("order", "state_words", "channel", "customer", "priority", "order_date", "version")
+    list_display = ("order", "state_words", "channel", "customer", "priority", "ordered", "version")
     list_display_links = None
     list_filter = ("state", "channel", PRIORITY_FILTER, ("order_date", admin.DateFieldListFilter), OfferingFilter)
     search_fields = ("=id", "=external_id", "=customer_id")  # exact: an index lookup, never a scan
@@ -240,6 +248,8 @@ class ProductOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, Read
     @admin.display(description="order", ordering="id")
     def order(self, obj):
         return order_link(obj.pk)
+
+    ordered = staticmethod(ordered)
 
     @admin.display(description="state", ordering="state")
     def state_words(self, obj):
@@ -274,7 +284,7 @@ class HeldOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, admin.M
     """The held queue: orders a business check held, the most urgent first (priority, then the longest held)."""
 
     list_display = ("order", "priority", "held_for", "reason", "failing_check", "customer", "channel_name",
-                    "order_date")
+                    "ordered")
     list_display_links = None
     list_filter = (AgeFilter, "state_reason_code", PRIORITY_FILTER, "channel")  # reasons: of the held set only
     search_fields = ("=id", "=customer_id")
@@ -301,6 +311,8 @@ class HeldOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, admin.M
     @admin.display(description="order", ordering="pk")
     def order(self, obj):
         return order_link(obj.pk)
+
+    ordered = staticmethod(ordered)
 
     @admin.display(description="held for", ordering="held_since")
     def held_for(self, obj):
@@ -382,6 +394,12 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.fallout_queue()
+
+    def get_list_display(self, request):
+        """The open queue (the default) has no status column: every row there is open, and the room is needed."""
+        if request.GET.get(FalloutStatusFilter.parameter_name, "open") == "open":
+            return tuple(c for c in self.list_display if c != "status")
+        return self.list_display
 
     def has_add_permission(self, request):
         return False

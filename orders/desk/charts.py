@@ -68,7 +68,8 @@ def column_chart(chart_id: str, title: str, columns: list[Bar], *, height: int =
         x = 5 + n * step
         h = max(scale(column.value), 1 if column.value else 0)
         label = format_html('<text class="desk-col-label" x="{}" y="{}" text-anchor="middle">{}</text>',
-                            round(x + step / 2, 1), height - 4, column.label) if n % every == 0 else ""
+                            min(round(x + step / 2, 1), WIDTH - 16), height - 4,  # the last label inside the chart
+                            column.label) if n % every == 0 else ""
         cells.append(format_html(
             '<a class="desk-bar" href="{href}" data-label="{label}"><title>{label}: {text}</title>'
             '<rect class="desk-bar-value" x="{x}" y="{y}" width="{w}" height="{h}"></rect>{under}</a>',

@@ -1,7 +1,7 @@
 """The order desk in a real browser: Playwright driving Debian's Chromium against COM's live server.
 
-No browser is downloaded: ``/usr/bin/chromium`` (``apt-get install chromium``; `.ci/run` installs it) is
-launched headless. Without it these tests are skipped with the reason, unless ``COM_REQUIRE_E2E`` is set (CI),
+No browser is downloaded: ``/usr/bin/chromium`` (``apt-get install chromium``; `.ci/run` installs it; ``COM_CHROMIUM``
+names another) is launched headless. Without it these tests are skipped with the reason, unless ``COM_REQUIRE_E2E`` is set (CI),
 where its absence is an error.
 
 Every page the tests open is watched: a console error, an uncaught exception, a failed request or any
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("COM_CHROMIUM", "/usr/bin/chromium"))  # Debian's; another path for another system
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 # Playwright's sync API runs an event loop in the test's thread; Django refuses ORM calls from a thread with
 # a running loop unless told otherwise. The tests set up data with the ORM between browser steps, and the
