@@ -283,8 +283,7 @@ class ProductOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, Read
 class HeldOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, admin.ModelAdmin):
     """The held queue: orders a business check held, the most urgent first (priority, then the longest held)."""
 
-    list_display = ("order", "priority", "held_for", "reason", "failing_check", "customer", "channel_name",
-                    "ordered")
+    list_display = ("order", "priority", "held_for", "reason", "customer", "channel_name", "ordered")
     list_display_links = None
     list_filter = (AgeFilter, "state_reason_code", PRIORITY_FILTER, "channel")  # reasons: of the held set only
     search_fields = ("=id", "=customer_id")
@@ -319,9 +318,11 @@ class HeldOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, admin.M
         return format_html('<span class="desk-age" title="held since {}">{}</span>', obj.held_since,
                            age(obj.held_since))
 
-    @admin.display(description="reason", ordering="state_reason_code")
+    @admin.display(description="reason: the failing check", ordering="state_reason_code")
     def reason(self, obj):
-        return format_html('<strong class="desk-reason-code">{}</strong>', obj.state_reason_code or "-")
+        """The reason code, then what the check that held the order found (one column: the queue fits a screen)."""
+        return format_html('<strong class="desk-reason-code">{}</strong> {}', obj.state_reason_code or "-",
+                           self.failing_check(obj))
 
     @admin.display(description="failing check")
     def failing_check(self, obj):
@@ -382,7 +383,7 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
     """The fallout queue, explained: each fallout's class and the repair it calls for, grouped by root cause."""
 
     list_display = ("fallout", "order_id_link", "opened_for", "fallout_class", "proposed_repair", "service",
-                    "held_items", "what_happened", "root_cause_link", "status")
+                    "held_items", "what_happened", "status")
     list_display_links = None
     list_filter = (FalloutStatusFilter, "category", "stage", FalloutAgeFilter, OfferingFilter, ServiceFilter,
                    fixed_filter("reason_code", "reason", lambda: sorted(fallout_classes.CATEGORY_OF)))
@@ -458,10 +459,12 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
     def held_items(self, obj):
         return ", ".join(i.item_id for i in obj.items.all())
 
-    @admin.display(description="what happened", ordering="reason_code")
+    @admin.display(description="what happened (root cause)", ordering="reason_code")
     def what_happened(self, obj):
-        return format_html('<strong class="desk-reason-code">{}</strong><br><small>{}</small>', obj.reason_code,
-                           obj.message)
+        """The reason code, SOM's or COM's message, and the root cause (a link to every fallout it caused): one
+        column, so the queue fits a screen."""
+        return format_html('<strong class="desk-reason-code">{}</strong> <small>{}</small><br>{}', obj.reason_code,
+                           obj.message, self.root_cause_link(obj))
 
     @admin.display(description="root cause", ordering="root_cause")
     def root_cause_link(self, obj):

@@ -83,8 +83,7 @@ class Watch:
     def attach(self, page) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"uncaught error on {page.url}: {error}"))
-        page.on("requestfailed", lambda request: self.problems.append(
-            f"request failed: {request.method} {request.url} ({request.failure})"))
+        page.on("requestfailed", self._failed)
         page.on("response", self._response)
 
     def _console(self, message) -> None:
@@ -96,6 +95,11 @@ class Watch:
         if status and (where, int(status[1])) in self.expected:
             return
         self.problems.append(f"console error on {where}: {message.text}")
+
+    def _failed(self, request) -> None:
+        # ERR_ABORTED: the page moved on (a click) before a picture finished loading; a missing file is a 404
+        if "ERR_ABORTED" not in (request.failure or ""):
+            self.problems.append(f"request failed: {request.method} {request.url} ({request.failure})")
 
     @staticmethod
     def _path(url: str) -> str:

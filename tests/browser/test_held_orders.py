@@ -23,8 +23,19 @@ def state_of(order) -> str:
     return ProductOrder.objects.get(pk=order.pk).state
 
 
+def held_as_duplicate(channel, ext: str, priority: str) -> ProductOrder:
+    """The same products at the same place as an order still in flight: the duplicate check holds the later."""
+    submit(channel, superfibre(f"{ext}-first", customer="CUST-3003", place="ADDR-3003"))
+    body = superfibre(ext, customer="CUST-3003", place="ADDR-3003")
+    body["priority"] = priority
+    order = submit(channel, body)
+    assert (order.state, order.state_reason_code) == ("held", "DUPLICATE_SUSPECTED")
+    return order
+
+
 def test_an_agent_finds_a_held_order_reads_why_and_releases_it(web, desk):
     order = held_for_credit(web, "held-release", priority="1")
+    duplicate = held_as_duplicate(web, "held-duplicate", priority="0")
     agent = desk("agent")
     agent.log_in("agent")
     page = agent.page
@@ -34,6 +45,9 @@ def test_an_agent_finds_a_held_order_reads_why_and_releases_it(web, desk):
     expect(row).to_contain_text("CREDIT_LIMIT")
     expect(row).to_contain_text("exceed the credit limit")
     expect(row).to_contain_text("(CUST-4004)")
+    # the most urgent first, each with its own reason: a duplicate does not look like a credit hold
+    expect(page.locator("#result_list a.desk-order-link")).to_have_text([duplicate.pk, order.pk])
+    expect(page.locator("#result_list tbody tr").first).to_contain_text("DUPLICATE_SUSPECTED")
     agent.shot("held-queue")
 
     row.get_by_role("link", name=order.pk).click()
