@@ -443,7 +443,7 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
                            FalloutCategory(obj.category).label if obj.category in FalloutCategory.values else
                            obj.category)
 
-    @admin.display(description="repair it calls for")
+    @admin.display(description="repair")
     def proposed_repair(self, obj):
         if not obj.is_open:
             return "-"
@@ -459,7 +459,7 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
     def held_items(self, obj):
         return ", ".join(i.item_id for i in obj.items.all())
 
-    @admin.display(description="what happened (root cause)", ordering="reason_code")
+    @admin.display(description="what happened", ordering="reason_code")
     def what_happened(self, obj):
         """The reason code, SOM's or COM's message, and the root cause (a link to every fallout it caused): one
         column, so the queue fits a screen."""
