@@ -1,11 +1,24 @@
 """Routes. Every TMF route works with and without a trailing slash (no redirect, so POST is never lost)."""
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+
+
+class FaviconView(RedirectView):
+    """Browsers ask for /favicon.ico on pages that name no icon (error pages, the API's): send them to ours."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("orders/favicon.svg")
+
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("favicon.ico", FaviconView.as_view()),
     path("admin/", admin.site.urls),
     path("tmf-api/productOrderingManagement/v4/", include("orders.api.urls")),
     path("tmf-api/serviceOrdering/v4/", include("orders.api.listener_urls")),

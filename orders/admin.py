@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from catalog.models import ProductOffering, ServiceSpecification
@@ -52,6 +53,13 @@ from orders.services import fallouts as fallout_classes
 from orders.services import holds, notes, repairs
 from orders.services.holds import REJECTION_REASONS
 from orders.templatetags.desk import compact
+
+# The admin is the order desk: its name on every page; no navigation sidebar, whose 300 pixels the queues'
+# tables need (every page has breadcrumbs, and the home page lists the queues and the models).
+admin.site.site_header = "COM order desk"
+admin.site.site_title = "COM order desk"
+admin.site.index_title = "Order desk"
+admin.site.enable_nav_sidebar = False
 
 # A bulk action works on at most this many rows (each its own command): "select all" on a long list does not
 # turn one click into an unbounded batch.
@@ -151,6 +159,13 @@ def order_link(order_id: str):
     return format_html('<a class="desk-order-link" href="{}">{}</a>', views.order_url(order_id), order_id)
 
 
+@admin.display(description="ordered", ordering="order_date")
+def ordered(obj):
+    """The order date, short and sortable to the eye (the admin's default is "Nov. 24, 2026, 12:05 a.m.")."""
+    return format_html('<span class="desk-date">{}</span>', date_format(timezone.localtime(obj.order_date),
+                                                                       "Y-m-d H:i"))
+
+
 def customer_text(order) -> str:
     name = views.customer_of(order)["name"]
     return f"{name} ({order.customer_id})" if name else order.customer_id
@@ -221,7 +236,7 @@ class FalloutAgeFilter(AgeFilter):
 
 @admin.register(ProductOrder)
 class ProductOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, ReadOnlyHistoryAdmin):
-    list_display = ("order", "state_words", "channel", "customer", "priority", "order_date", "version")
+    list_display = ("order", "state_words", "channel", "customer", "priority", "ordered", "version")
     list_display_links = None
     list_filter = ("state", "channel", PRIORITY_FILTER, ("order_date", admin.DateFieldListFilter), OfferingFilter)
     search_fields = ("=id", "=external_id", "=customer_id")  # exact: an index lookup, never a scan
@@ -233,6 +248,8 @@ class ProductOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, Read
     @admin.display(description="order", ordering="id")
     def order(self, obj):
         return order_link(obj.pk)
+
+    ordered = staticmethod(ordered)
 
     @admin.display(description="state", ordering="state")
     def state_words(self, obj):
@@ -266,8 +283,7 @@ class ProductOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, Read
 class HeldOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, admin.ModelAdmin):
     """The held queue: orders a business check held, the most urgent first (priority, then the longest held)."""
 
-    list_display = ("order", "priority", "held_for", "reason", "failing_check", "customer", "channel_name",
-                    "order_date")
+    list_display = ("order", "priority", "held_for", "reason", "customer", "channel_name", "ordered")
     list_display_links = None
     list_filter = (AgeFilter, "state_reason_code", PRIORITY_FILTER, "channel")  # reasons: of the held set only
     search_fields = ("=id", "=customer_id")
@@ -295,14 +311,18 @@ class HeldOrderAdmin(DeskListMixin, HeldOrderActions, CommandsOnlyMixin, admin.M
     def order(self, obj):
         return order_link(obj.pk)
 
+    ordered = staticmethod(ordered)
+
     @admin.display(description="held for", ordering="held_since")
     def held_for(self, obj):
         return format_html('<span class="desk-age" title="held since {}">{}</span>', obj.held_since,
                            age(obj.held_since))
 
-    @admin.display(description="reason", ordering="state_reason_code")
+    @admin.display(description="reason: the failing check", ordering="state_reason_code")
     def reason(self, obj):
-        return format_html('<strong class="desk-reason-code">{}</strong>', obj.state_reason_code or "-")
+        """The reason code, then what the check that held the order found (one column: the queue fits a screen)."""
+        return format_html('<strong class="desk-reason-code">{}</strong> {}', obj.state_reason_code or "-",
+                           self.failing_check(obj))
 
     @admin.display(description="failing check")
     def failing_check(self, obj):
@@ -363,7 +383,7 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
     """The fallout queue, explained: each fallout's class and the repair it calls for, grouped by root cause."""
 
     list_display = ("fallout", "order_id_link", "opened_for", "fallout_class", "proposed_repair", "service",
-                    "held_items", "reason_code", "message", "root_cause_link", "status")
+                    "held_items", "what_happened", "status")
     list_display_links = None
     list_filter = (FalloutStatusFilter, "category", "stage", FalloutAgeFilter, OfferingFilter, ServiceFilter,
                    fixed_filter("reason_code", "reason", lambda: sorted(fallout_classes.CATEGORY_OF)))
@@ -375,6 +395,12 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.fallout_queue()
+
+    def get_list_display(self, request):
+        """The open queue (the default) has no status column: every row there is open, and the room is needed."""
+        if request.GET.get(FalloutStatusFilter.parameter_name, "open") == "open":
+            return tuple(c for c in self.list_display if c != "status")
+        return self.list_display
 
     def has_add_permission(self, request):
         return False
@@ -417,7 +443,7 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
                            FalloutCategory(obj.category).label if obj.category in FalloutCategory.values else
                            obj.category)
 
-    @admin.display(description="repair it calls for")
+    @admin.display(description="repair")
     def proposed_repair(self, obj):
         if not obj.is_open:
             return "-"
@@ -432,6 +458,13 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
     @admin.display(description="items")
     def held_items(self, obj):
         return ", ".join(i.item_id for i in obj.items.all())
+
+    @admin.display(description="what happened", ordering="reason_code")
+    def what_happened(self, obj):
+        """The reason code, SOM's or COM's message, and the root cause (a link to every fallout it caused): one
+        column, so the queue fits a screen."""
+        return format_html('<strong class="desk-reason-code">{}</strong> <small>{}</small><br>{}', obj.reason_code,
+                           obj.message, self.root_cause_link(obj))
 
     @admin.display(description="root cause", ordering="root_cause")
     def root_cause_link(self, obj):

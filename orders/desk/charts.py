@@ -30,7 +30,7 @@ def _scale(bars: list[Bar], room: float):
 def bar_chart(chart_id: str, title: str, bars: list[Bar], *, empty: str = "Nothing in this period") -> SafeString:
     """Horizontal bars, one per row: label, bar, value."""
     if not bars:
-        return format_html('<p class="desk-chart-empty" id="{}">{}: {}</p>', chart_id, title, empty)
+        return format_html('<p class="desk-chart-empty" id="{}" title="{}">{}</p>', chart_id, title, empty)
     room = WIDTH - LABEL_WIDTH - TEXT_WIDTH
     scale = _scale(bars, room)
     height = ROW * len(bars) + 6
@@ -58,7 +58,7 @@ def column_chart(chart_id: str, title: str, columns: list[Bar], *, height: int =
                  empty: str = "Nothing in this period") -> SafeString:
     """Vertical columns over time (one per day), a label under every few."""
     if not columns:
-        return format_html('<p class="desk-chart-empty" id="{}">{}: {}</p>', chart_id, title, empty)
+        return format_html('<p class="desk-chart-empty" id="{}" title="{}">{}</p>', chart_id, title, empty)
     room = height - 30
     scale = _scale(columns, room)
     step = (WIDTH - 10) / len(columns)
@@ -68,7 +68,8 @@ def column_chart(chart_id: str, title: str, columns: list[Bar], *, height: int =
         x = 5 + n * step
         h = max(scale(column.value), 1 if column.value else 0)
         label = format_html('<text class="desk-col-label" x="{}" y="{}" text-anchor="middle">{}</text>',
-                            round(x + step / 2, 1), height - 4, column.label) if n % every == 0 else ""
+                            min(round(x + step / 2, 1), WIDTH - 16), height - 4,  # the last label inside the chart
+                            column.label) if n % every == 0 else ""
         cells.append(format_html(
             '<a class="desk-bar" href="{href}" data-label="{label}"><title>{label}: {text}</title>'
             '<rect class="desk-bar-value" x="{x}" y="{y}" width="{w}" height="{h}"></rect>{under}</a>',

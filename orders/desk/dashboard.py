@@ -62,7 +62,9 @@ def dashboard() -> dict:
     held, held_capped = selectors.held_backlog(now)
     fallen, fallen_capped = selectors.fallout_backlog(now)
     cycle = selectors.cycle_times_by_offering(since)
-    per_day = selectors.orders_per_day(since)
+    counted = dict(selectors.orders_per_day(since))
+    per_day = [(day, counted.get(day, 0)) for day in
+               (since.date() + timedelta(days=n) for n in range((timezone.localdate(now) - since.date()).days + 1))]
     charts = [
         bar_chart("chart-orders-by-state", f"Orders placed in the last {days} days, by state", [
             Bar(ORDER_STATE_WORDS.get(state, state), n, str(n), _list("productorder", state__exact=state, **window))

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from comapp.errors import ComError, PreconditionFailed, ValidationFailed
@@ -333,8 +334,8 @@ def mutation_page(request, model_admin, mutation_id: str) -> TemplateResponse:
         raise Http404(f"No change request {mutation_id}")
     if not model_admin.has_view_permission(request, mutation):
         raise PermissionDenied
-    return _page(request, model_admin, "admin/orders/desk/mutation.html", f"{mutation.get_kind_display()} "
-                 f"{mutation.pk}", mutation=mutation, original=mutation, order=mutation.order,
+    return _page(request, model_admin, "admin/orders/desk/mutation.html",
+                 f"{capfirst(mutation.get_kind_display())} {mutation.pk}", mutation=mutation, original=mutation, order=mutation.order,
                  rows=side_by_side(mutation), assessment=mutation.assessment or {},
                  refusal=decision_refusal(mutation, request.user), form=DecisionForm(),
                  events=list(mutation.events.order_by("id")))

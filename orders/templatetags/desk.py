@@ -51,6 +51,13 @@ def is_dict(value) -> bool:
     return isinstance(value, dict)
 
 
+@register.filter
+def entry(mapping, key: str):
+    """``mapping|entry:"items"``: the value under a key, or None. The template language would turn a missing
+    ``items`` key of a dict into the dict's own ``items()`` method (an amendment's impact has no ``items``)."""
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
 @register.inclusion_tag("admin/orders/desk/_dashboard.html", takes_context=True)
 def desk_dashboard(context):
     """The dashboard of the admin home, for people who work orders (the view permission of orders)."""
