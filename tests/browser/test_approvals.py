@@ -1,12 +1,14 @@
-"""Changes that need a supervisor, in the browser: an agent asks for a commercial amendment and sees its impact
-before confirming; the agent cannot approve it; a supervisor finds it in the approvals queue, reads it side by
+"""Changes that need a supervisor, in the browser: an agent asks for a cancellation of an order whose router
+has left the warehouse, and a supervisor approves it with its impact (the router comes back by a return
+process); an agent asks for a commercial amendment and sees its impact before confirming; the agent cannot approve it; a supervisor finds it in the approvals queue, reads it side by
 side with its impact, is refused a rejection without a comment, and approves it. A supervisor cannot approve
 their own request. Staff without a role get 403 on the desk."""
 import pytest
 from playwright.sync_api import expect
 
 from orders.models import MutationRequest, ProductOrder
-from tests.orders.flows import submit, superfibre
+from tests.orders.flows import Som, service_orders, submit, superfibre
+from tests.orders.test_mutations import line_of, milestone
 
 pytestmark = pytest.mark.browser
 
@@ -37,6 +39,64 @@ def request_premium_router(person, order) -> MutationRequest:
     page.locator("#command-confirm").click()
     expect(page.locator(".messagelist")).to_contain_text("waits for a supervisor's approval")
     return MutationRequest.objects.get(order=order, state="pendingApproval")
+
+
+def router_dispatched(channel, ext: str) -> ProductOrder:
+    """SOM works on the order and reports the router dispatched: CPE-Management is past its point of no return."""
+    order = running_order(channel, ext)
+    som = Som()
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    milestone(som, service_order, line_of(som, service_order, "CPE-Management"), "dispatched")
+    return order
+
+
+def test_a_cancellation_past_a_point_of_no_return_is_approved_by_a_supervisor_with_its_impact(web, desk):
+    order = router_dispatched(web, "cancel")
+    agent = desk("agent")
+    agent.log_in("agent")
+    page = agent.page
+    agent.go(f"/admin/orders/productorder/{order.pk}/change/")
+    page.locator("#command-cancel").click()
+    page.get_by_label("Reason code").select_option("CUSTOMER_REQUEST")
+    page.get_by_role("textbox", name="Reason:", exact=True).fill("Moving abroad")
+    page.locator("#command-preview").click()
+
+    expect(page.locator("#impact-decision")).to_contain_text("Needs a supervisor's approval")
+    router = page.locator("#impact-services tr", has_text="CPE-Management")
+    expect(router).to_contain_text("dispatched")
+    assert not MutationRequest.objects.filter(order=order).exists()  # a preview records nothing
+    agent.shot("cancellation-impact", full_page=True)
+    page.locator("#command-confirm").click()
+    expect(page.locator(".messagelist")).to_contain_text("waits for a supervisor's approval")
+    mutation = MutationRequest.objects.get(order=order, state="pendingApproval")
+    assert mutation.kind == "cancellation"
+    agent.go(f"/admin/orders/mutationrequest/{mutation.pk}/change/")
+    expect(page.locator("#approve-button")).to_have_count(0)  # an agent cannot approve
+
+    supervisor = desk("supervisor")
+    supervisor.log_in("supervisor")
+    page = supervisor.page
+    page.get_by_role("link", name="Changes awaiting approval").first.click()
+    row = page.locator("#result_list tbody tr", has=page.get_by_role("link", name=mutation.pk))
+    expect(row).to_contain_text("Moving abroad")
+    row.get_by_role("link", name=mutation.pk).click()
+    router = page.locator("#impact-services tr", has_text="CPE-Management")
+    expect(router).to_contain_text("dispatched")
+    expect(router).to_contain_text("return process")
+    supervisor.shot("cancellation-approval", full_page=True)
+    page.get_by_label("Comment").fill("Customer confirmed by phone")
+    page.locator("#approve-button").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"{mutation.pk} approved")
+
+    mutation.refresh_from_db()
+    assert (mutation.state, mutation.approver.username) in {("applying", "supervisor"), ("applied", "supervisor")}
+    order.refresh_from_db()
+    assert order.state in {"pendingCancellation", "cancelled"}, order.state  # SOM is told; the router returns
+    router = mutation.assessment["impact"]["services"][2]
+    assert (router["service"], router["point"], router["outcome"]) == ("CPE-Management", "pastPointOfNoReturn",
+                                                                       "compensate")
 
 
 def test_an_amendment_is_requested_by_an_agent_and_approved_by_a_supervisor(web, desk):
