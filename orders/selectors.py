@@ -188,8 +188,10 @@ def last_check_run(order: ProductOrder) -> CheckRun | None:
 
 # --- the sweeps: work whose task may have been lost -----------------------------------------------------
 
-def orders_awaiting_checks(older_than_seconds: int = 30) -> QuerySet[ProductOrder]:
+def orders_awaiting_checks(older_than_seconds: int | None = None) -> QuerySet[ProductOrder]:
     """Acknowledged orders whose checks never ran (the task was lost, or it keeps failing: see liveness)."""
+    if older_than_seconds is None:
+        older_than_seconds = settings.COM_CHECKS_RESUME_AFTER_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     open_fallout = Fallout.objects.filter(order=OuterRef("pk"), resolved_at__isnull=True)
     return ProductOrder.objects.filter(state=OrderState.ACKNOWLEDGED, checks_started_at__isnull=True,
