@@ -48,11 +48,14 @@ def broker_down():
 
 # --- a broker that is down -------------------------------------------------------------------------------
 
-def test_an_order_posted_while_the_broker_is_down_is_stored_answered_201_and_left_to_the_sweep(web, broker_down):
-    response = web.post(f"{BASE}/productOrder", data=json.dumps(superfibre("broker-down-1")),
-                        content_type="application/json")
+def test_an_order_posted_while_the_broker_is_down_is_stored_answered_201_and_left_to_the_sweep(
+        web, broker_down, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:  # the send runs, and fails, for real
+        response = web.post(f"{BASE}/productOrder", data=json.dumps(superfibre("broker-down-1")),
+                            content_type="application/json")
 
     assert response.status_code == 201, response.content
+    assert len(callbacks) >= 1
     order = ProductOrder.objects.get(pk=response.json()["id"])
     assert order.state == "acknowledged" and order.checks_started_at is None
     assert list(orders_awaiting_checks(older_than_seconds=0).values_list("pk", flat=True)) == [order.pk]
