@@ -40,7 +40,7 @@ def _test_database_url(connection) -> str:
     return f"postgres://{user}{password}@{params.get('HOST') or '127.0.0.1'}:{params.get('PORT') or 5432}/{params['NAME']}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped, and the database flushed, before any other package's tests
 def cluster(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.core.management import call_command
     from django.db import connection, connections
