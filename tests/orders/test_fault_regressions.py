@@ -127,3 +127,26 @@ def test_a_history_reason_over_100_characters_is_cut_not_an_error(web):
 
     reason = order.history.latest().history_change_reason
     assert len(reason) == 100 and reason.startswith("SOM said: x") and reason.endswith("…")
+
+
+# --- a backlog of stored events does not make SOM look quiet -------------------------------------------------
+
+def test_a_service_order_with_an_event_stored_not_yet_applied_is_not_read_back(web, som, settings):
+    from orders.models import InboundEvent
+    from orders.selectors import service_orders_to_read_back
+    from orders.services import som_events
+
+    from .flows import post_event
+
+    order = submit(web.channel, superfibre("backlog-1", wifiManagement=False))
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    somtmf.start(som.orders[service_order.pk], somtmf.utc_now())
+    payload = som.event(service_order)
+    assert post_event(payload).status_code == 201  # stored; its task still in the queue behind others
+    settings.COM_SOM_POLL_AFTER_SECONDS = 0  # and SOM "quiet" by the clock
+
+    assert not service_orders_to_read_back().filter(pk=service_order.pk).exists()
+
+    som_events.apply_som_event(inbound_event_id=InboundEvent.objects.get(event_id=payload["eventId"]).pk)
+    assert service_orders_to_read_back().filter(pk=service_order.pk).exists()  # applied, and quiet since
