@@ -242,7 +242,7 @@ def main() -> int:
         "faults": dict(sorted(chaos.injected.items())), "fault_errors": chaos.errors,
         "states": dict(sorted(report.states.items())), "with_a_person": len(report.with_a_person),
         "inventory_refused_orders": len(boom_ids), "still_moving": len(report.moving),
-        "lost": len(report.lost), "stranded": len(report.stranded), "duplicated_at_som": len(report.duplicated_at_som),
+        "lost": len(report.lost), "stranded": len(report.stranded), "overdue": len(report.overdue), "duplicated_at_som": len(report.duplicated_at_som),
         "missing_at_som": len(report.missing_at_som), "unknown_to_com": len(report.unknown_to_com),
         "inventory": len(report.inventory), "billing": len(report.billing),
         "send_seconds": round(sent_in, 1), "settle_seconds": round(settle_in, 1),

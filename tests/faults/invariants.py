@@ -7,9 +7,12 @@ For the orders a channel was answered ``201`` for:
 
 - **lost**: an order the channel got a 201 for does not exist;
 - **stranded**: an order that is not terminal, not in front of a person (held by a check with a reason code, or
-  with an open fallout that has a reason code), and not moving: nothing in flight for it with a deadline that has
-  not long passed (its checks, a pending outbox message, a stored SOM event not applied, a service order SOM is
-  working on, a read-back of one SOM ended without its items, a scheduled start);
+  with an open fallout that has a reason code), and with nothing in flight for it (its checks, a pending outbox
+  message, a stored SOM event not applied, a service order SOM is working on, a read-back of one SOM ended
+  without its items, a scheduled start);
+- **overdue**: such an order with work in flight, all of it past its deadline by more than ``grace`` (a
+  backlog, or work no one will do). Waiting for orders to settle waits for these too; still overdue at the end
+  is a violation;
 - **duplicated at SOM**: a service order created more than once at SOM (by ``externalId``, from SOM's list and
   from its own per-externalId counter);
 - **missing at SOM**: a service order COM recorded as accepted by SOM (it holds SOM's id) that SOM does not have;
@@ -38,6 +41,7 @@ class Report:
     lost: list = field(default_factory=list)
     stranded: list = field(default_factory=list)
     moving: list = field(default_factory=list)
+    overdue: list = field(default_factory=list)
     with_a_person: list = field(default_factory=list)
     duplicated_at_som: list = field(default_factory=list)
     missing_at_som: list = field(default_factory=list)
@@ -45,7 +49,7 @@ class Report:
     inventory: list = field(default_factory=list)
     billing: list = field(default_factory=list)
 
-    VIOLATIONS = ("lost", "stranded", "duplicated_at_som", "missing_at_som", "unknown_to_com", "inventory",
+    VIOLATIONS = ("lost", "stranded", "overdue", "duplicated_at_som", "missing_at_som", "unknown_to_com", "inventory",
                   "billing")
 
     @property
@@ -58,12 +62,12 @@ class Report:
 
     @property
     def settled(self) -> bool:
-        """Nothing is moving any more: every order terminal or in front of a person."""
-        return not self.moving
+        """Nothing is moving any more (nor late): every order terminal, with a person, or stranded."""
+        return not self.moving and not self.overdue
 
     def summary(self) -> str:
         lines = [f"{self.accepted} orders accepted; states {dict(sorted(self.states.items()))}; "
-                 f"{len(self.moving)} moving, {len(self.with_a_person)} with a person"]
+                 f"{len(self.moving)} moving, {len(self.overdue)} overdue, {len(self.with_a_person)} with a person"]
         for name, found in self.violations.items():
             lines.append(f"{name}: {len(found)}: {found[:5]}")
         return "\n".join(lines)
@@ -114,6 +118,12 @@ def check(accepted_ids, som_orders: list[dict], *, som_stats: dict | None = None
                                som_quiet=timedelta(seconds=som_quiet))
         if in_flight:
             report.moving.append((order_id, in_flight))
+            continue
+        late_work = _in_flight(order, outbox.get(order_id, []), events.get(order_id, []),
+                               service_orders.get(order_id, []), now=now, late=timedelta(days=3650),
+                               som_quiet=timedelta(days=3650))
+        if late_work:
+            report.overdue.append((order_id, f"{late_work}, overdue"))
         else:
             report.stranded.append((order_id, f"{order.state}: nothing in flight, no one on it; "
                                               + _describe(order, service_orders.get(order_id, []))))
