@@ -88,6 +88,9 @@ DATABASES = {
         env="DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=60
     )
 }
+# A kept connection the server has closed since (restart, failover, pg_terminate_backend) is replaced before the
+# next request or task uses it, instead of failing that request with a 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
@@ -201,7 +204,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Longer than the longest task and any countdown, or Redis redelivers tasks still running.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("COM_BROKER_VISIBILITY_TIMEOUT", 3600))}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -215,11 +218,12 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "orders.tasks.relay_outbox", "schedule": float(os.environ.get("COM_RELAY_SECONDS", 5))},
     "sweep-inbound-events": {"task": "orders.tasks.sweep_inbound_events",
                              "schedule": float(os.environ.get("COM_RELAY_SECONDS", 5))},
-    "resume-orders": {"task": "orders.tasks.resume_orders", "schedule": 30.0},
+    "resume-orders": {"task": "orders.tasks.resume_orders", "schedule": float(os.environ.get("COM_RESUME_SECONDS", 30))},
     # Service orders SOM is quiet about (or ended without saying how) are read back, and fall out if silent.
-    "read-back-service-orders": {"task": "orders.tasks.read_back_quiet_service_orders", "schedule": 60.0},
+    "read-back-service-orders": {"task": "orders.tasks.read_back_quiet_service_orders",
+                                 "schedule": float(os.environ.get("COM_READBACK_SWEEP_SECONDS", 60))},
     # Orders waiting on nothing, with no one on them, are put in front of a person (STALLED).
-    "watchdog": {"task": "orders.tasks.watchdog", "schedule": 60.0},
+    "watchdog": {"task": "orders.tasks.watchdog", "schedule": float(os.environ.get("COM_WATCHDOG_SECONDS", 60))},
     # COM's listener registered at the hub of each SOM that wants it.
     "som-subscriptions": {"task": "orders.tasks.ensure_som_subscriptions", "schedule": 60.0},
 }
@@ -241,15 +245,23 @@ COM_SOM_POLL_AFTER_SECONDS = int(os.environ.get("COM_SOM_POLL_AFTER_SECONDS", 30
 COM_SOM_SILENCE_FALLOUT_SECONDS = int(os.environ.get("COM_SOM_SILENCE_FALLOUT_SECONDS", 3600))
 # A service order SOM ended without saying how some items ended: read back, then fallout after this long.
 COM_SOM_READBACK_FALLOUT_SECONDS = int(os.environ.get("COM_SOM_READBACK_FALLOUT_SECONDS", 600))
+# Reading such a service order back is tried this many times (backoff as the outbox's) before its items are
+# taken to have ended as the order did.
+COM_SOM_READBACK_ATTEMPTS = int(os.environ.get("COM_SOM_READBACK_ATTEMPTS", 5))
 # Liveness: exceptions tolerated per piece of work before an INTERNAL_ERROR fallout; how long an order may be
 # quiet before the watchdog looks at it; how long checks, a start, a message or an event may be overdue.
 COM_MAX_PROCESSING_ATTEMPTS = int(os.environ.get("COM_MAX_PROCESSING_ATTEMPTS", 3))
 COM_WATCHDOG_QUIET_SECONDS = int(os.environ.get("COM_WATCHDOG_QUIET_SECONDS", 120))
 COM_CHECKS_DEADLINE_SECONDS = int(os.environ.get("COM_CHECKS_DEADLINE_SECONDS", 600))
+# The sweep re-queues the checks of an order captured this long ago whose checks never started.
+COM_CHECKS_RESUME_AFTER_SECONDS = int(os.environ.get("COM_CHECKS_RESUME_AFTER_SECONDS", 30))
 # Outbox delivery: attempts and backoff (seconds, doubled per attempt up to the cap).
 COM_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("COM_OUTBOX_MAX_ATTEMPTS", 10))
 COM_OUTBOX_BACKOFF = float(os.environ.get("COM_OUTBOX_BACKOFF", 2))
 COM_OUTBOX_BACKOFF_CAP = float(os.environ.get("COM_OUTBOX_BACKOFF_CAP", 300))
+# How long a claimed or queued piece of work (an outbox message being sent, a stored SOM event queued) is left
+# to its task before a sweep takes it again. Longer than COM_HTTP_TIMEOUT.
+COM_TASK_LEASE_SECONDS = int(os.environ.get("COM_TASK_LEASE_SECONDS", 60))
 # The business checks run after capture, in order. Each is a small class (orders/check_rules.py).
 COM_ORDER_CHECKS = [
     "orders.check_rules.BusinessRuleCheck",

@@ -188,8 +188,10 @@ def last_check_run(order: ProductOrder) -> CheckRun | None:
 
 # --- the sweeps: work whose task may have been lost -----------------------------------------------------
 
-def orders_awaiting_checks(older_than_seconds: int = 30) -> QuerySet[ProductOrder]:
+def orders_awaiting_checks(older_than_seconds: int | None = None) -> QuerySet[ProductOrder]:
     """Acknowledged orders whose checks never ran (the task was lost, or it keeps failing: see liveness)."""
+    if older_than_seconds is None:
+        older_than_seconds = settings.COM_CHECKS_RESUME_AFTER_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     open_fallout = Fallout.objects.filter(order=OuterRef("pk"), resolved_at__isnull=True)
     return ProductOrder.objects.filter(state=OrderState.ACKNOWLEDGED, checks_started_at__isnull=True,
@@ -209,11 +211,15 @@ def unprocessed_events(older_than_seconds: int = 5) -> QuerySet[InboundEvent]:
 
 
 def service_orders_to_read_back() -> QuerySet[ServiceOrder]:
-    """Service orders SOM has been quiet about, and finished ones whose items SOM never reported."""
+    """Service orders SOM has been quiet about, and finished ones whose items SOM never reported; not those with
+    an event stored and not yet applied."""
     cutoff = timezone.now() - timedelta(seconds=settings.COM_SOM_POLL_AFTER_SECONDS)
     quiet = Q(state__in=LIVE_SOM_STATES - {SomState.PLANNED}, last_heard_at__lt=cutoff)
     unexplained = Q(state__in=TERMINAL_SOM_STATES - {SomState.REJECTED}, items__state__in=LIVE_SOM_STATES)
-    return ServiceOrder.objects.filter(quiet | unexplained).exclude(som_order_id="").distinct()
+    # SOM's word stored but not yet applied (a backlog): COM has heard; the event sweep applies it, no GET needed.
+    unapplied = InboundEvent.objects.filter(service_order=OuterRef("pk"), status=InboundEvent.Status.RECEIVED)
+    return (ServiceOrder.objects.filter(quiet | unexplained).exclude(som_order_id="").exclude(Exists(unapplied))
+            .distinct())
 
 
 # --- liveness: what an order is waiting on ---------------------------------------------------------------

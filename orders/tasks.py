@@ -9,6 +9,7 @@ safe. A sweep never queues work that is already queued.
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
@@ -71,10 +72,16 @@ def process_som_event(self, inbound_event_id: int) -> str:
 
 @shared_task(**RETRY)
 def read_back_service_order(self, service_order_id: str) -> str:
+    """Read a service order back; SOM unreadable: asked again with backoff, COM_SOM_READBACK_ATTEMPTS in all."""
     order_id = ServiceOrder.objects.filter(pk=service_order_id).values_list("order_id", flat=True).first()
-    return liveness.run_guarded(order_id=order_id, stage=FalloutStage.EVENT, key=f"readback:{service_order_id}",
-                                last_try=_last_try(self),
-                                work=lambda: reconciliation.read_back(service_order_id=service_order_id))
+    attempts = max(settings.COM_SOM_READBACK_ATTEMPTS, 1)
+    outcome = liveness.run_guarded(
+        order_id=order_id, stage=FalloutStage.EVENT, key=f"readback:{service_order_id}", last_try=_last_try(self),
+        work=lambda: reconciliation.read_back(service_order_id=service_order_id,
+                                              last_try=self.request.retries >= attempts - 1))
+    if outcome == reconciliation.TRY_AGAIN:
+        raise self.retry(countdown=outbox.backoff_seconds(self.request.retries + 1), max_retries=attempts - 1)
+    return outcome
 
 
 # --- sweeps (beat) -------------------------------------------------------------------------------------
@@ -93,7 +100,7 @@ def sweep_inbound_events() -> int:
     """Stored SOM events whose processing never ran or never finished are applied (bounded by attempts)."""
     count = 0
     for event in selectors.unprocessed_events()[:500]:
-        InboundEvent.objects.filter(pk=event.pk).update(enqueued_until=timezone.now() + inbound.QUEUED_FOR)
+        InboundEvent.objects.filter(pk=event.pk).update(enqueued_until=timezone.now() + inbound.queued_for())
         process_som_event.delay(event.pk)
         count += 1
     return count

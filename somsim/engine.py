@@ -39,6 +39,7 @@ import copy
 import logging
 import random
 import threading
+import time
 
 from . import tmf
 from .delivery import Dispatcher
@@ -186,6 +187,9 @@ class Simulator:
             self._spawn(self._progress, probe["id"])
         log.info("service order %s created (externalId=%s, plan=%s)",
                  probe["id"], external_id, plan)
+        if plan.get("slowAnswer"):
+            # Created and progressing, but the 201 is late: the client may give up (or die) before it.
+            time.sleep(plan["slowAnswer"])
         return "created", probe
 
     def create_cancel(self, payload, base_url):

@@ -35,7 +35,7 @@ from . import tmf
 ITEM_BEHAVIOURS = ("fail", "fail_first", "item_state", "milestones", "pause",
                    "point_of_no_return")
 ORDER_BEHAVIOURS = ("http_503", "silent", "duplicate_events", "out_of_order", "delay",
-                    "order_level_only", "drop_events")
+                    "order_level_only", "drop_events", "slow_answer")
 FINAL_ITEM_STATES = ("cancelled", "partial", "failed")
 INTERLUDE_ITEM_STATES = ("held", "pending")
 BEHAVIOURS = ITEM_BEHAVIOURS + ORDER_BEHAVIOURS
@@ -70,7 +70,7 @@ def normalise_rule(raw):
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise RuleError("count must be a positive integer.")
         rule["count"] = count
-    if behaviour in ("delay", "pause"):
+    if behaviour in ("delay", "pause", "slow_answer"):
         rule["seconds"] = _seconds(raw, behaviour)
     if behaviour == "item_state":
         state = raw.get("state")
@@ -203,14 +203,14 @@ class RuleBook:
         """Decide, once, how a newly accepted order will be progressed.
 
         Returns ``{"silent", "duplicateEvents", "outOfOrder", "stepDelay",
-        "orderLevelOnly", "drop", "items", "progress"}`` where ``items`` maps
+        "orderLevelOnly", "drop", "slowAnswer", "items", "progress"}`` where ``items`` maps
         each item id to ``{"end", "failure", "interlude", "milestones",
         "milestoneSeconds", "pause", "pointOfNoReturn"}``.  Counting
         ``fail_first`` rules advance their counters here, per
         (rule, service specification, set of related party ids).
         """
         plan = {"silent": False, "duplicateEvents": False, "outOfOrder": False,
-                "stepDelay": None, "orderLevelOnly": False, "drop": None,
+                "stepDelay": None, "orderLevelOnly": False, "drop": None, "slowAnswer": 0.0,
                 "items": {item["id"]: new_item_plan() for item in order["serviceOrderItem"]},
                 "progress": {}}
         parties = frozenset(tmf.party_ids(order))
@@ -232,6 +232,8 @@ class RuleBook:
                         plan["orderLevelOnly"] = True
                     elif behaviour == "delay" and plan["stepDelay"] is None:
                         plan["stepDelay"] = rule["seconds"]
+                    elif behaviour == "slow_answer" and not plan["slowAnswer"]:
+                        plan["slowAnswer"] = rule["seconds"]
                     elif behaviour == "drop_events" and plan["drop"] is None:
                         plan["drop"] = {"probability": rule["probability"],
                                         "seed": rule.get("seed"), "rule": rule["id"]}

@@ -34,6 +34,7 @@ from orders.models import (
 )
 from orders.pricing import quoted_price_problem, unit_prices
 
+from . import dispatch
 from .common import record_event
 from .notifications import notify_order_event
 
@@ -101,9 +102,8 @@ def capture_order(*, channel: Channel, draft: OrderDraft, idempotency_key: str |
             raise
         return existing, False
 
-    from orders.tasks import run_order_checks
-
-    transaction.on_commit(lambda: run_order_checks.delay(order.pk))
+    # A broker that is down does not fail the request: the order is stored, and resume_orders finds it.
+    dispatch.after_commit("run_order_checks", order.pk)
     return order, True
 
 

@@ -22,7 +22,11 @@ from orders.models import OutboxMessage
 from . import dispatch
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)
+
+
+def lease() -> timedelta:
+    """How long a claim (or a queued delivery task) holds a message before a sweep may take it again."""
+    return timedelta(seconds=settings.COM_TASK_LEASE_SECONDS)
 
 
 def enqueue(*, kind: str, dedup_key: str, url: str, payload: dict | None = None, notification=None, order=None,
@@ -32,7 +36,7 @@ def enqueue(*, kind: str, dedup_key: str, url: str, payload: dict | None = None,
         dedup_key=dedup_key,
         defaults=dict(kind=kind, url=url, payload=payload, notification=notification, order=order,
                       service_order=service_order, subscription=subscription, cancellation=cancellation,
-                      max_attempts=settings.COM_OUTBOX_MAX_ATTEMPTS, enqueued_until=timezone.now() + LEASE),
+                      max_attempts=settings.COM_OUTBOX_MAX_ATTEMPTS, enqueued_until=timezone.now() + lease()),
     )
     if created:
         dispatch.after_commit("deliver_outbox_message", message.pk)
@@ -59,7 +63,7 @@ def claim(message_id: int) -> tuple[OutboxMessage, str] | None:
             return None
         token = uuid.uuid4().hex
         message.attempts += 1
-        message.claimed_until = now + LEASE
+        message.claimed_until = now + lease()
         message.lease_token = token
         message.save(update_fields=["attempts", "claimed_until", "lease_token"])
         return message, token
@@ -90,7 +94,7 @@ def record(message_id: int, token: str, *, outcome: str, status: int | None = No
         message.status = OutboxMessage.Status.DEAD
     else:
         message.next_attempt_at = now + timedelta(seconds=backoff_seconds(message.attempts))
-        message.enqueued_until = message.next_attempt_at + LEASE
+        message.enqueued_until = message.next_attempt_at + lease()
         countdown = max((message.next_attempt_at - now).total_seconds(), 0)
         dispatch.after_commit("deliver_outbox_message", message.pk, countdown=countdown)
     message.save()
@@ -104,7 +108,7 @@ def resend(message: OutboxMessage) -> None:
     message.next_attempt_at = timezone.now()
     message.claimed_until = None
     message.lease_token = ""
-    message.enqueued_until = timezone.now() + LEASE
+    message.enqueued_until = timezone.now() + lease()
     message.save()
     dispatch.after_commit("deliver_outbox_message", message.pk)
 
@@ -121,5 +125,5 @@ def due(limit: int = 500) -> list[int]:
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]
         )
-        OutboxMessage.objects.filter(pk__in=ids).update(enqueued_until=now + LEASE)
+        OutboxMessage.objects.filter(pk__in=ids).update(enqueued_until=now + lease())
     return ids

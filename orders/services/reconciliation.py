@@ -24,27 +24,38 @@ from .common import lock_order, record_event, save_with_reason, touch
 from .submission import submit_ready_items
 
 log = logging.getLogger(__name__)
+# read_back's answer when SOM could not be read and the caller should ask again later (its task retries).
+TRY_AGAIN = "SOM unavailable: try again"
 
 
-def read_back(*, service_order_id: str) -> str:
-    """Read one service order back from SOM and apply what changed; fallout if it has said nothing too long."""
+def read_back(*, service_order_id: str, last_try: bool = True) -> str:
+    """Read one service order back from SOM and apply what changed; fallout if it has said nothing too long.
+
+    A service order SOM ended without saying how its items ended, and that SOM cannot be read back: the
+    items follow the order-level state only on the ``last_try``; before, ``TRY_AGAIN`` is answered and
+    nothing changes (a SOM down for a minute must not turn "completed, items not said" into a guess).
+    """
     service_order = ServiceOrder.objects.get(pk=service_order_id)
     if service_order.state == SomState.PLANNED or not service_order.som_order_id:
         return "not at SOM yet"
     if service_order.is_terminal and not service_order.items.filter(state__in=LIVE_SOM_STATES).exists():
         outcome = "nothing to learn"
     else:
-        outcome = _read_and_apply(service_order)
+        outcome = _read_and_apply(service_order, last_try=last_try)
+        if outcome == TRY_AGAIN:
+            return outcome
     _fallout_if_silent_too_long(service_order_id)
     return outcome
 
 
-def _read_and_apply(service_order: ServiceOrder) -> str:
+def _read_and_apply(service_order: ServiceOrder, *, last_try: bool) -> str:
     try:
         snapshot = som_api.get_service_order(service_order.som, service_order.som_order_id)
     except som_api.SomUnavailable as exc:
         log.warning("reading back %s failed: %s", service_order.external_id, exc)
         if service_order.is_terminal and service_order.state != SomState.PARTIAL:
+            if not last_try:
+                return TRY_AGAIN
             return _follow_order(service_order.pk, why=f"SOM could not be read ({exc})")
         return f"SOM unavailable: {exc}"
     if snapshot is None:
