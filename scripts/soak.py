@@ -178,6 +178,9 @@ def main() -> int:
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--database", default="com_soak")
     parser.add_argument("--json", help="also write the report to this file")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a COM setting for the processes, over the fault suite's short timings "
+                             "(tests/faults/cluster.py FAST), e.g. COM_SOM_SILENCE_FALLOUT_SECONDS=900")
     args = parser.parse_args()
 
     url = f"{args.pg}/{args.database}"
@@ -191,7 +194,8 @@ def main() -> int:
     from tests.faults.invariants import check
 
     workdir = Path(tempfile.mkdtemp(prefix="com-soak-"))
-    cluster = Cluster(workdir, url, workers=args.workers)
+    overrides = dict(pair.split("=", 1) for pair in args.env)
+    cluster = Cluster(workdir, url, workers=args.workers, extra_env=overrides)
     rng = random.Random(args.seed)
     tag = f"soak{args.seed}"
     bodies = []
@@ -200,7 +204,8 @@ def main() -> int:
         if rng.random() < args.boom:
             body["relatedParty"][0]["id"] = f"CUST-boom-{n}"
         bodies.append(body)
-    print(f"soak: {args.orders} orders, {args.workers} workers, logs in {workdir}", flush=True)
+    print(f"soak: {args.orders} orders, {args.workers} workers, seed {args.seed}, "
+          f"settings {overrides or 'as the fault suite'}, logs in {workdir}", flush=True)
     cluster.prepare()
     with connection.cursor() as cursor:
         cursor.execute(BOOM_TRIGGER)
