@@ -188,14 +188,19 @@ def last_check_run(order: ProductOrder) -> CheckRun | None:
 
 # --- the sweeps: work whose task may have been lost -----------------------------------------------------
 
-def orders_awaiting_checks(older_than_seconds: int | None = None) -> QuerySet[ProductOrder]:
-    """Acknowledged orders whose checks never ran (the task was lost, or it keeps failing: see liveness)."""
+def orders_awaiting_checks(older_than_seconds: int | None = None, *, at=None) -> QuerySet[ProductOrder]:
+    """Acknowledged orders whose checks never ran (the task was lost, or it keeps failing: see liveness), and
+    no checks task is queued for (``checks_queued_until``: under a backlog, queued work is not queued again);
+    ``at``: as the sweep will see them then (default now)."""
     if older_than_seconds is None:
         older_than_seconds = settings.COM_CHECKS_RESUME_AFTER_SECONDS
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    now = at or timezone.now()
+    cutoff = now - timedelta(seconds=older_than_seconds)
     open_fallout = Fallout.objects.filter(order=OuterRef("pk"), resolved_at__isnull=True)
-    return ProductOrder.objects.filter(state=OrderState.ACKNOWLEDGED, checks_started_at__isnull=True,
-                                       created_at__lt=cutoff).exclude(Exists(open_fallout))
+    return (ProductOrder.objects.filter(state=OrderState.ACKNOWLEDGED, checks_started_at__isnull=True,
+                                        created_at__lt=cutoff)
+            .filter(Q(checks_queued_until__isnull=True) | Q(checks_queued_until__lt=now))
+            .exclude(Exists(open_fallout)))
 
 
 def due_deferred_orders() -> QuerySet[ProductOrder]:

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from orders import selectors
 from orders.integrations.som import SomUnavailable
-from orders.models import FalloutStage, InboundEvent, OutboxMessage, ServiceOrder
-from orders.services import checks, delivery, inbound, liveness, outbox, reconciliation, som_events, som_hub
+from orders.models import FalloutStage, InboundEvent, OutboxMessage, ProductOrder, ServiceOrder
+from orders.services import checks, delivery, dispatch, inbound, liveness, outbox, reconciliation, som_events, som_hub
 
 log = logging.getLogger(__name__)
 RETRY = dict(bind=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, retry_backoff_max=60,
@@ -100,7 +100,7 @@ def sweep_inbound_events() -> int:
     """Stored SOM events whose processing never ran or never finished are applied (bounded by attempts)."""
     count = 0
     for event in selectors.unprocessed_events()[:500]:
-        InboundEvent.objects.filter(pk=event.pk).update(enqueued_until=timezone.now() + inbound.queued_for())
+        InboundEvent.objects.filter(pk=event.pk).update(enqueued_until=dispatch.queued_until())
         process_som_event.delay(event.pk)
         count += 1
     return count
@@ -110,7 +110,9 @@ def sweep_inbound_events() -> int:
 def resume_orders() -> int:
     """Orders whose checks task was lost, and deferred orders now due."""
     count = 0
-    for order_id in selectors.orders_awaiting_checks().values_list("pk", flat=True)[:500]:
+    awaiting = list(selectors.orders_awaiting_checks().values_list("pk", flat=True)[:500])
+    ProductOrder.objects.filter(pk__in=awaiting).update(checks_queued_until=dispatch.queued_until())
+    for order_id in awaiting:
         run_order_checks.delay(order_id)
         count += 1
     for order_id in selectors.due_deferred_orders().values_list("pk", flat=True)[:500]:

@@ -105,6 +105,8 @@ class ProductOrder(FSMModelMixin, models.Model):
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     checks_started_at = models.DateTimeField(null=True, blank=True, help_text="When the first check run began.")
+    checks_queued_until = models.DateTimeField(
+        null=True, blank=True, help_text="A checks task is queued for the order until then: the sweep leaves it be.")
     cancellation_return_state = models.CharField(
         max_length=30, blank=True, help_text="The state the order left when a cancellation was assessed: a refused "
                                              "cancellation returns there.")

@@ -295,7 +295,7 @@ def _create(*, channel, draft: OrderDraft, customer_id, offerings, products, ide
         requested_start_date=draft.requested_start_date, requested_completion_date=draft.requested_completion_date,
         customer_id=customer_id, related_parties=list(draft.related_parties),
         billing_account_id=draft.billing_account_id or _default_billing_account(customer_id),
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency_key, checks_queued_until=dispatch.queued_until(),
         request_fingerprint=fingerprint, order_date=now,
         notes=[{**note, "id": note.get("id") or str(n + 1), "date": note.get("date") or iso(now)}
                for n, note in enumerate(draft.notes)],

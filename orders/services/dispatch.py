@@ -7,11 +7,20 @@ work is already committed (an order stored, a message recorded), and failing the
 order that exists, an exception in a worker after its commit) would lose nothing but the answer.
 """
 import logging
+from datetime import datetime, timedelta
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
+
+
+def queued_until() -> datetime:
+    """Until when queued work (an order's checks, a stored SOM event) is left to its task before a sweep queues
+    it again (COM_TASK_LEASE_SECONDS)."""
+    return timezone.now() + timedelta(seconds=settings.COM_TASK_LEASE_SECONDS)
 
 
 def send_now(task: str, *args, countdown: float | None = None) -> bool:

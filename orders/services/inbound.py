@@ -1,21 +1,14 @@
 """Stored SOM events waiting to be applied: queue them, and match those that overtook SOM's 201."""
-from datetime import timedelta
-
-from django.conf import settings
-from django.utils import timezone
-
 from orders.models import InboundEvent, ServiceOrder
 
 from . import dispatch
 
-def queued_for() -> timedelta:
-    """How long a queued event is left to its task before the sweep queues it again."""
-    return timedelta(seconds=settings.COM_TASK_LEASE_SECONDS)
 
 def queue(event: InboundEvent) -> None:
     """Queue the processing task after commit and mark it queued (the sweep leaves it alone meanwhile)."""
-    InboundEvent.objects.filter(pk=event.pk).update(enqueued_until=timezone.now() + queued_for())
+    InboundEvent.objects.filter(pk=event.pk).update(enqueued_until=dispatch.queued_until())
     dispatch.after_commit("process_som_event", event.pk)
+
 
 def match_waiting_events(service_order: ServiceOrder) -> int:
     """Events that named this service order by SOM's id before COM knew it: attach and queue them."""

@@ -63,6 +63,16 @@ def submit(channel, body: dict) -> ProductOrder:
     return order
 
 
+def after_the_lease():
+    """A moment after work queued now is no longer left to its task (COM_TASK_LEASE_SECONDS): the sweeps' view."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(seconds=settings.COM_TASK_LEASE_SECONDS + 1)
+
+
 def service_orders(order) -> list[ServiceOrder]:
     return list(ServiceOrder.objects.filter(order_id=order.pk).order_by("sequence"))
 

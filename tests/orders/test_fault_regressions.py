@@ -16,7 +16,7 @@ from orders.services import dispatch, reconciliation
 from orders.tasks import read_back_service_order
 from somsim import tmf as somtmf
 
-from .flows import HttpSom, plan, service_orders, submit, superfibre
+from .flows import HttpSom, after_the_lease, plan, service_orders, submit, superfibre
 from .test_stranding import minimal_event
 
 pytestmark = pytest.mark.usefixtures("demo")
@@ -58,7 +58,24 @@ def test_an_order_posted_while_the_broker_is_down_is_stored_answered_201_and_lef
     assert len(callbacks) >= 1
     order = ProductOrder.objects.get(pk=response.json()["id"])
     assert order.state == "acknowledged" and order.checks_started_at is None
-    assert list(orders_awaiting_checks(older_than_seconds=0).values_list("pk", flat=True)) == [order.pk]
+    # its checks task never reached the broker: once the lease of that send has run out, the sweep queues it
+    assert not orders_awaiting_checks(older_than_seconds=0).exists()
+    assert list(orders_awaiting_checks(older_than_seconds=0, at=after_the_lease()).values_list("pk", flat=True)) \
+        == [order.pk]
+
+
+def test_the_sweep_leaves_checks_already_queued_to_their_task(web):
+    """Under a backlog (checks queued longer than the sweep's grace), the sweep queues no second checks task
+    until the lease of the first has run out (then the task is taken to be lost)."""
+    response = web.post(f"{BASE}/productOrder", data=json.dumps(superfibre("backlog-1")),
+                        content_type="application/json")
+    order = ProductOrder.objects.get(pk=response.json()["id"])
+    assert order.checks_queued_until is not None and order.checks_started_at is None
+    assert not orders_awaiting_checks(older_than_seconds=0).filter(pk=order.pk).exists()
+    assert orders_awaiting_checks(older_than_seconds=0, at=after_the_lease()).filter(pk=order.pk).exists()
+
+    ProductOrder.objects.filter(pk=order.pk).update(checks_queued_until=None)  # captured before the marker existed
+    assert orders_awaiting_checks(older_than_seconds=0).filter(pk=order.pk).exists()
 
 
 def test_work_queued_while_the_broker_is_down_is_reported_not_raised(broker_down):

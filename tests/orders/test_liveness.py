@@ -31,7 +31,7 @@ from orders.tasks import process_som_event, run_order_checks
 from somsim import tmf as somtmf
 from tests.tmf_schema import TMF641, TMF641_V41, assert_valid
 
-from .flows import HttpSom, capture, installation, post_event, service_orders, submit, superfibre
+from .flows import HttpSom, after_the_lease, capture, installation, post_event, service_orders, submit, superfibre
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -133,7 +133,8 @@ def test_checks_that_keep_raising_end_in_an_internal_error_fallout(web, settings
     order = capture(web.channel, superfibre())
 
     for attempt in range(1, settings.COM_MAX_PROCESSING_ATTEMPTS + 1):
-        assert selectors.orders_awaiting_checks(older_than_seconds=0).filter(pk=order.pk).exists()
+        assert selectors.orders_awaiting_checks(older_than_seconds=0, at=after_the_lease()).filter(
+            pk=order.pk).exists()
         outcome = run_order_checks(order.pk)  # what the task (and then the sweep) runs
         assert outcome.startswith("error recorded: RuntimeError")
         assert ProcessingError.objects.filter(order=order).count() == attempt
@@ -146,7 +147,8 @@ def test_checks_that_keep_raising_end_in_an_internal_error_fallout(web, settings
     assert "Traceback" in fallout.context["traceback"] and "test_liveness.py" in fallout.context["traceback"]
     assert set(ProcessingError.objects.filter(order=order).values_list("fallout", flat=True)) == {fallout.pk}
     # the sweep leaves it alone now: no silent loop
-    assert not selectors.orders_awaiting_checks(older_than_seconds=0).filter(pk=order.pk).exists()
+    assert not selectors.orders_awaiting_checks(older_than_seconds=0, at=after_the_lease()).filter(
+        pk=order.pk).exists()
 
     # the bug is fixed; the agent's retry runs the checks and the order goes on
     settings.COM_ORDER_CHECKS = settings.COM_ORDER_CHECKS[:-1]
