@@ -45,7 +45,7 @@ class MutationKind(models.TextChoices):
 class MutationState(models.TextChoices):
     REQUESTED = "requested", "requested"
     ASSESSING = "assessing", "assessing"
-    PENDING_APPROVAL = "pendingApproval", "pendingApproval"
+    PENDING_APPROVAL = "pendingApproval", "awaiting approval"
     APPROVED = "approved", "approved"
     APPLYING = "applying", "applying"
     APPLIED = "applied", "applied"

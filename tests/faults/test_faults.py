@@ -11,6 +11,7 @@ import pytest
 from .cluster import wait_for
 
 pytestmark = pytest.mark.e2e
+STORM_ORDERS = 100  # about 10 callbacks an order when each is sent twice
 
 
 def assert_clean(report):
@@ -111,6 +112,23 @@ def test_events_with_only_the_order_level_state_complete_the_order(faults, order
 
     assert report.states == {"completed": 3}
     assert_clean(report)
+
+
+def test_a_thousand_callbacks_repeated_reordered_and_lost(faults, orders):
+    """The callback storm: SOM sends every event twice, holds each order's events and sends them newest first,
+    and loses a fifth of them, over enough orders that at least 1,000 callbacks reach COM."""
+    faults.som_rules({"behaviour": "duplicate_events"}, {"behaviour": "out_of_order"},
+                     {"behaviour": "drop_events", "probability": 0.2, "seed": 11})
+    before = faults.som_stats()
+    orders.send(STORM_ORDERS)
+
+    report = orders.settle(timeout=300)
+
+    assert report.states == {"completed": STORM_ORDERS}
+    assert_clean(report)  # each product active once, billed once: no repeated or late event did anything twice
+    after = faults.som_stats()
+    assert after["eventsSent"] - before["eventsSent"] >= 1000
+    assert after["eventsDropped"] > before["eventsDropped"]
 
 
 # --- the database and the broker go away ------------------------------------------------------------------------
