@@ -46,6 +46,11 @@ def cluster(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import connection, connections
 
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django creates the test database only for tests that ask for one, and these tests do not
+            # (the processes need committed data): test_database.py's test does; never run on a real database
+            pytest.fail(f"the fault suite runs on the test database, not {connection.settings_dict['NAME']!r}: "
+                        "select tests/faults/test_database.py too (it makes pytest-django create it)")
         processes = Cluster(tmp_path_factory.mktemp("faults"), _test_database_url(connection))
         try:
             processes.prepare(migrate=False)  # pytest-django migrated the test database
