@@ -94,7 +94,12 @@ def _request_at_som(service_order: ServiceOrder, mutation: MutationRequest, *, a
 
 
 def withdraw(service_order: ServiceOrder, *, reason: str) -> bool:
-    """Stop a service order still in COM's outbox from being sent; False if a worker is sending it right now."""
+    """Stop a service order still in COM's outbox from being sent; False if a worker is sending it right now.
+
+    The service order is taken back whole (SOM never sees it): every service still planned in it is unsent
+    again (detached, its attempt given back), to be cancelled by the caller or sent anew in a new service order
+    (``submission.submit_ready_items``; never left planned in a rejected service order, which nothing sends).
+    """
     now = timezone.now()
     message = (OutboxMessage.objects.select_for_update(skip_locked=True)
                .filter(service_order=service_order, status=OutboxMessage.Status.PENDING)
@@ -107,6 +112,9 @@ def withdraw(service_order: ServiceOrder, *, reason: str) -> bool:
     service_order.reject()
     service_order.error = {"code": "WITHDRAWN", "reason": reason}
     save_with_reason(service_order, f"withdrawn: {reason}")
+    for row in service_order.items.filter(state=SomState.PLANNED):
+        row.service_order, row.attempts = None, max(0, row.attempts - 1)
+        save_with_reason(row, f"{service_order.external_id} withdrawn before sending: {reason}")
     return True
 
 

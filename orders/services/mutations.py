@@ -30,7 +30,7 @@ from orders.models import (
     ProductOrder,
 )
 
-from . import aggregation, amendments, cancellation, manual_completion
+from . import aggregation, amendments, cancellation, manual_completion, submission
 from .common import lock_order, record_event, touch
 from .notifications import notify_order_event
 
@@ -270,6 +270,9 @@ def _apply(order: ProductOrder, mutation: MutationRequest, *, actor: str, user=N
         touch(order, reason=f"{mutation.pk} failed")
         return
     touch(order, reason=f"{mutation.pk} applying")
+    # what the change made ready goes now: services of a withdrawn service order, deletes undoing what was
+    # built, services that waited for one completed by hand (nothing else would send them before the watchdog)
+    submission.submit_ready_items(order, actor=actor)
     aggregation.refresh_states(order, actor=actor)
     if mutation.kind != MutationKind.CANCELLATION and mutation.state == MutationState.APPLYING:
         mutation.finish()

@@ -170,12 +170,7 @@ def _withdraw_unsent(rows: dict, unchanged, *, reason: str) -> bool:
               and row.service_order.state == SomState.PLANNED}
     withdrawn = False
     for service_order in sorted(unsent, key=lambda so: so.sequence):
-        if not cancellation.withdraw(service_order, reason=reason):
-            continue
-        withdrawn = True
-        for row in service_order.items.filter(state=SomState.PLANNED):
-            row.service_order, row.attempts = None, max(0, row.attempts - 1)
-            save_with_reason(row, f"{service_order.external_id} withdrawn before sending: {reason}")
+        withdrawn = cancellation.withdraw(service_order, reason=reason) or withdrawn  # its rows unsent again
     return withdrawn
 
 
