@@ -94,7 +94,9 @@ def _request_at_som(service_order: ServiceOrder, mutation: MutationRequest, *, a
 
 
 def withdraw(service_order: ServiceOrder, *, reason: str) -> bool:
-    """Stop a service order still in COM's outbox from being sent; False if a worker is sending it right now.
+    """Stop a service order still in COM's outbox from being sent; False if it may have reached SOM: a worker
+    is sending it right now, or an earlier attempt was made (a POST that timed out may have created it at SOM).
+    Such a one goes on: once SOM has it, it is cancelled there or what it builds is undone.
 
     The service order is taken back whole (SOM never sees it): every service still planned in it is unsent
     again (detached, its attempt given back), to be cancelled by the caller or sent anew in a new service order
@@ -106,6 +108,10 @@ def withdraw(service_order: ServiceOrder, *, reason: str) -> bool:
                .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).first())
     if message is None:
         return service_order.state == SomState.REJECTED
+    # never tried: no attempt now, none before a resend either (``outbox.resend`` resets the count, not the
+    # last answer or error, so those tell that it was tried)
+    if message.attempts or message.response_status is not None or message.last_error:
+        return False
     message.status = OutboxMessage.Status.DEAD
     message.last_error = f"withdrawn before sending: cancelled ({reason})"
     message.save(update_fields=["status", "last_error"])
