@@ -179,3 +179,19 @@ def release_items(order: ProductOrder, fallout: Fallout, *, reason: str) -> list
         save_with_reason(item, reason)
         resumed.append(item)
     return resumed
+
+
+# Fallouts that hold an item while COM waits on SOM (silent, unreachable, asking for information, reporting a
+# move COM has none for): SOM completing the service answers them.
+WAITING_ON_SOM = ("SOM_SILENT", "SOM_UNREACHABLE", "SOM_INFORMATION_REQUIRED", "UNEXPECTED_SOM_STATE")
+
+
+def close_overtaken_by_som(order: ProductOrder, service: ServiceOrderItem, *, note: str, actor: str, user=None) -> list:
+    """SOM completed a service an open fallout waited on: the fallout is closed (``overtakenBySom``) and its items
+    released, so they complete as their services allow. Returns the fallouts closed."""
+    closed = []
+    for fallout in service.fallouts.filter(resolved_at__isnull=True, reason_code__in=WAITING_ON_SOM):
+        close_fallout(fallout, resolution="overtakenBySom", user=user, note=note, actor=actor)
+        release_items(order, fallout, reason=f"{fallout.reason_code}: {note}")
+        closed.append(fallout)
+    return closed

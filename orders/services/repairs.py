@@ -81,6 +81,11 @@ def _retry_service(fallout: Fallout, *, actor: str) -> str:
             return "waiting on SOM again (read back now; the silence clock restarts)"
         raise NotAllowed(f"{service.service_specification.code} is still {service.state} at SOM: there is "
                          "nothing to send again")
+    if service.state == SomState.COMPLETED and fallout.reason_code in fallouts.WAITING_ON_SOM:
+        done = "SOM has since completed it: nothing to send"
+        fallouts.close_fallout(fallout, resolution="overtakenBySom", user=None, note=done, actor=actor)
+        fallouts.release_items(order, fallout, reason=f"{fallout.reason_code}: {done}")
+        return done
     if service.state not in _REPLANNABLE:
         raise NotAllowed(f"{service.service_specification.code} is {service.state}: it cannot be sent again")
     blocked = [d for d in service.depends_on.all() if d.state != SomState.COMPLETED and d.state not in LIVE_SOM_STATES]

@@ -203,6 +203,8 @@ def _apply_item(order: ProductOrder, item: ServiceOrderItem, change: tmf641.Item
         failure.handle_unexpected_outcome(order, item, reported=change.state, actor=actor)
         notes.append(f"unexpected {change.state} (is {item.state})")
     elif outcome == "moved" and item.state == SomState.COMPLETED:
+        if fallouts.close_overtaken_by_som(order, item, actor=actor, note="SOM has since completed it"):
+            notes.append("fallout closed: SOM completed it")
         for product_item in item.product_items.all():
             if product_item.compensation_started_at:
                 failure.compensate_item(order, product_item, actor=actor)  # built after the undo began: undo it

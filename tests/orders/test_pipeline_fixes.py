@@ -1,16 +1,21 @@
 """Regressions found by a review of the fulfilment pipeline (withdrawing, fallouts overtaken by SOM, sweeps,
 poison events, callbacks): each test shows the unhappy path that used to strand or mislead, on COM's real
 services with the SOM played as ``flows`` does."""
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from orders import selectors
-from orders.models import OutboxMessage, ServiceOrderCancellation, ServiceOrderItem
-from orders.services import outbox
+from orders.models import Fallout, OutboxMessage, ServiceOrder, ServiceOrderCancellation, ServiceOrderItem
+from orders.services import outbox, reconciliation
+from orders.services.repairs import retry_fallout
 
 from .bodies import item, order_body
-from .flows import installation, plan, service_orders, submit, superfibre
+from .flows import HttpSom, installation, plan, service_orders, submit, superfibre
 from .test_mutations import amend, cancel, cancel_at_som
+from .test_stranding import agent, minimal_event
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -97,3 +102,77 @@ def test_a_revised_plan_never_withdraws_a_service_order_whose_submission_timed_o
     rows = ServiceOrderItem.objects.filter(order=order).order_by("sequence")
     assert [(r.state, (r.appointment or {}).get("id")) for r in rows] == [("cancelled", "APT-1"),
                                                                           ("completed", "APT-77")]
+
+
+# --- 3. a fallout waiting on SOM, overtaken by SOM completing the service ----------------------------------
+
+@pytest.fixture
+def http_som(som, settings):
+    server = HttpSom(som)
+    settings.COM_SOM_ENDPOINTS = {"default": {"url": server.url, "secret": settings.COM_SOM_EVENT_SECRET}}
+    yield server
+    server.close()
+
+
+def open_fallouts(order):
+    return list(Fallout.objects.filter(order=order, resolved_at__isnull=True))
+
+
+def test_a_silent_som_that_completes_the_service_after_all_closes_the_fallout(web, som, settings):
+    order = submit(web.channel, superfibre("silent-1", wifiManagement=False))
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    ServiceOrder.objects.filter(pk=service_order.pk).update(last_heard_at=timezone.now() - timedelta(days=3))
+    settings.COM_SOM_ENDPOINTS = {"default": {"url": "http://127.0.0.1:9/som", "secret": settings.COM_SOM_EVENT_SECRET}}
+    settings.COM_HTTP_TIMEOUT = 1
+    reconciliation.read_back(service_order_id=service_order.pk)  # SOM cannot be read, and quiet for 3 days
+    assert {f.reason_code for f in open_fallouts(order)} == {"SOM_SILENT"}
+    order.refresh_from_db()
+    assert order.state == "held"
+
+    order = som.fulfil(order)  # SOM was only slow: it builds both services and says so
+
+    assert order.state == "completed" and open_fallouts(order) == []
+    assert set(Fallout.objects.filter(order=order).values_list("resolution", flat=True)) == {"overtakenBySom"}
+
+
+def test_retrying_a_fallout_whose_service_som_has_completed_closes_it(web, som, django_user_model):
+    order = submit(web.channel, superfibre("mind-1", wifiManagement=False))
+    [service_order] = service_orders(order)
+    som_order = som.accept(service_order)
+    som.start(service_order)
+    access = som_order["serviceOrderItem"][0]["id"]
+    som.complete(service_order, access)
+    som.report(minimal_event(som_order["id"], "inProgress", event_type="ServiceOrderAttributeValueChangeEvent",
+                             serviceOrderItem=[{"id": access, "state": "failed", "action": "add"}]))
+    [fallout] = open_fallouts(order)
+    assert fallout.reason_code == "UNEXPECTED_SOM_STATE" and fallout.service_order_item.state == "completed"
+    order = som.fulfil(order)
+    assert order.state == "held"  # the other service completed; the item waits on the agent
+
+    done = retry_fallout(fallout=fallout, user=agent(django_user_model))
+
+    assert "completed" in done
+    fallout.refresh_from_db()
+    assert fallout.resolution == "overtakenBySom" and fallout.resolved_at is not None
+    order.refresh_from_db()
+    assert order.state == "completed" and order.items.get().state == "completed"
+
+
+def test_a_service_held_at_som_for_days_is_not_silent_while_som_answers_read_backs(web, som, settings, http_som):
+    order = submit(web.channel, superfibre("held-1", wifiManagement=False))
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    reconciliation.read_back(service_order_id=service_order.pk)  # SOM answers: in progress
+    days_ago = timezone.now() - timedelta(days=3)
+    ServiceOrder.objects.filter(pk=service_order.pk).update(last_heard_at=days_ago)
+
+    reconciliation.read_back(service_order_id=service_order.pk)  # the same answer, days later
+
+    assert open_fallouts(order) == []
+    service_order.refresh_from_db()
+    assert service_order.last_heard_at > days_ago
+    order.refresh_from_db()
+    assert order.state == "inProgress" and selectors.waiting_on(order).what == "som"
