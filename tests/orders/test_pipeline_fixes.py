@@ -9,13 +9,15 @@ from django.utils import timezone
 
 from orders import selectors
 from orders.models import Fallout, OutboxMessage, ServiceOrder, ServiceOrderCancellation, ServiceOrderItem
-from orders.services import outbox, reconciliation
+from orders.services import mutations, outbox, reconciliation
+from orders.services.mutations import MutationDraft
 from orders.services.repairs import retry_fallout
+from orders.services.submission import service_order_refused
 
 from .bodies import item, order_body
 from .flows import HttpSom, installation, plan, service_orders, submit, superfibre
-from .test_mutations import amend, cancel, cancel_at_som
-from .test_stranding import agent, minimal_event
+from .test_mutations import amend, cancel, cancel_at_som, line_of, supervisor
+from .test_stranding import agent, fibre_and_static_ip, minimal_event
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -176,3 +178,41 @@ def test_a_service_held_at_som_for_days_is_not_silent_while_som_answers_read_bac
     assert service_order.last_heard_at > days_ago
     order.refresh_from_db()
     assert order.state == "inProgress" and selectors.waiting_on(order).what == "som"
+
+
+# --- 4. an applied change sends the work it created at once, not when the watchdog finds it ----------------
+
+def test_cancelling_an_order_with_a_built_item_sends_the_delete_at_once(web, som, django_user_model):
+    body = order_body("c-now", customer="CUST-3003", productOrderItem=[
+        item("1", offering="PO-STATIC-IP", place="ADDR-3003", ipVersion="IPv4"),
+        item("2", offering="PO-INSTALL", place="ADDR-3003", installationType="standard", appointment="APT-2")])
+    order = submit(web.channel, body)
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    som.complete(service_order, line_of(som, service_order, "Static-IP"))
+    response = cancel(web, order.pk)
+    assert response.json()["decision"]["outcome"] == "approval"
+
+    mutations.approve_mutation(mutation_id=response.json()["id"], user=supervisor(django_user_model))
+
+    [undo] = [so for so in service_orders(order) if so.purpose == "compensate"]  # the delete, queued now
+    assert undo.outbox_message.status == "pending"
+    assert [i["action"] for i in undo.outbox_message.payload["serviceOrderItem"]] == ["delete"]
+
+
+def test_completing_a_service_by_hand_sends_the_services_that_waited_for_it(web, som, django_user_model):
+    order = submit(web.channel, fibre_and_static_ip())
+    [first] = service_orders(order)
+    service_order_refused(service_order_id=first.pk, error={"code": "SOM_REFUSED", "status": 400, "attempts": 1})
+    access = Fallout.objects.get(order=order, service_order_item__service_specification__code="Internet-Access")
+    draft = MutationDraft(kind="manualCompletion", item_ids=("1",), reason_code="FALLOUT_REPAIR", reason="by hand",
+                          changes={"fallout": access.pk, "evidence": "line patched by hand, ticket T-1"})
+    requester = django_user_model.objects.get(username="agent")
+    mutation, _ = mutations.request_mutation(order_id=order.pk, draft=draft, actor="user:agent", user=requester)
+
+    mutations.approve_mutation(mutation_id=mutation.pk, user=django_user_model.objects.get(username="supervisor"))
+
+    static_ip = ServiceOrderItem.objects.get(order=order, service_specification__code="Static-IP")
+    assert static_ip.service_order is not None  # it relied on the access line, now completed: sent at once
+    assert static_ip.service_order.outbox_message.status == "pending"
