@@ -68,6 +68,14 @@ def _retry_service(fallout: Fallout, *, actor: str) -> str:
             return f"{service.item_ref} is no longer in the plan: nothing to send"
         return f"sent as corrected: {replacement.item_ref} replaces {service.item_ref}"
     if fallout.reason_code == "SOM_UNREACHABLE" and service.state == SomState.PLANNED and service.service_order_id:
+        if service.service_order.state != SomState.PLANNED:
+            # its service order was since rejected (another of its services given up): resending it would have
+            # SOM build what was given up, so this service goes alone in a new service order
+            previous = service.service_order.external_id
+            service.service_order, service.attempts = None, max(0, service.attempts - 1)
+            save_with_reason(service, f"{previous} was given up: sent anew")
+            submit_ready_items(order, actor=actor)
+            return f"sent in a new service order ({previous} no longer goes: some of its services were given up)"
         message = OutboxMessage.objects.get(service_order_id=service.service_order_id)
         if message.status == OutboxMessage.Status.DEAD:
             outbox.resend(message)

@@ -11,7 +11,7 @@ from orders import selectors
 from orders.models import Fallout, OutboxMessage, ServiceOrder, ServiceOrderCancellation, ServiceOrderItem
 from orders.services import mutations, outbox, reconciliation
 from orders.services.mutations import MutationDraft
-from orders.services.repairs import retry_fallout
+from orders.services.repairs import retry_fallout, skip_optional_service
 from orders.services.submission import service_order_refused
 
 from .bodies import item, order_body
@@ -216,3 +216,30 @@ def test_completing_a_service_by_hand_sends_the_services_that_waited_for_it(web,
     static_ip = ServiceOrderItem.objects.get(order=order, service_specification__code="Static-IP")
     assert static_ip.service_order is not None  # it relied on the access line, now completed: sent at once
     assert static_ip.service_order.outbox_message.status == "pending"
+
+
+# --- 5. retrying an undeliverable service whose service order was since given up in part --------------------
+
+def test_retrying_an_undeliverable_service_never_resends_a_service_the_agent_skipped(web, som, django_user_model):
+    order = submit(web.channel, superfibre("unreach-1"))  # Internet-Access, WiFi-Management (optional), CPE
+    [first] = service_orders(order)
+    claimed = outbox.claim(first.outbox_message.pk)  # its last attempt failed and SOM does not have it
+    with transaction.atomic():
+        outbox.record(claimed[0].pk, claimed[1], outcome="dead", error="ConnectionError: refused")
+        service_order_refused(service_order_id=first.pk, error={"code": "SOM_UNREACHABLE", "attempts": 1})
+    by_code = {f.service_order_item.service_specification.code: f for f in open_fallouts(order)}
+    user = agent(django_user_model)
+    skip_optional_service(fallout=by_code["WiFi-Management"], user=user, reason="customer has own WiFi")
+    first.refresh_from_db()
+    assert first.state == "rejected"
+
+    retry_fallout(fallout=by_code["Internet-Access"], user=user)
+
+    assert OutboxMessage.objects.get(service_order=first).status == "dead"  # never resent with the WiFi in it
+    [second] = [so for so in service_orders(order) if so.pk != first.pk]
+    sent = [i["service"]["serviceSpecification"]["id"] for i in second.outbox_message.payload["serviceOrderItem"]]
+    assert sent == ["Internet-Access"]
+    retry_fallout(fallout=by_code["CPE-Management"], user=user)
+    order = som.fulfil(order)
+    assert order.state == "partial"  # without the WiFi the agent gave up
+    assert ServiceOrderItem.objects.get(order=order, service_specification__code="WiFi-Management").state == "cancelled"
