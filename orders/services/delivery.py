@@ -148,7 +148,9 @@ def deliver(message_id: int) -> str:
 
 
 def _consequence(message: OutboxMessage, outcome: str) -> None:
-    """What a delivery outcome means for the order. An exception here is recorded, never looped on.
+    """What a delivery outcome means for the order. An exception here is recorded, never looped on: the message
+    is committed delivered (or dead) all the same, so no delivery will come to record its answer again, and
+    an INTERNAL_ERROR fallout is opened at once (its retry records SOM's answer again: ``repairs``).
 
     Runs with the message row locked and then locks the order: no path that holds an order lock ever
     locks an existing outbox row (``outbox.enqueue`` only inserts), so the two orders cannot deadlock.
@@ -179,4 +181,4 @@ def _consequence(message: OutboxMessage, outcome: str) -> None:
         if liveness.is_transient(exc):
             raise
         liveness.record_processing_error(order_id=message.order_id, stage=FalloutStage.SUBMISSION,
-                                         key=message.dedup_key, exc=exc)
+                                         key=message.dedup_key, exc=exc, final=True)

@@ -40,9 +40,11 @@ def _summary(exc: BaseException) -> str:
 
 
 @transaction.atomic
-def record_processing_error(*, order_id: str, stage: str, key: str, exc: BaseException, actor: str = "system"):
+def record_processing_error(*, order_id: str, stage: str, key: str, exc: BaseException, actor: str = "system",
+                            final: bool = False):
     """Record an exception raised while working on an order; at the limit, an INTERNAL_ERROR fallout.
 
+    ``final``: nothing will try this work again (the caller says so): the fallout is opened at once.
     Returns the fallout when one is opened (or joined), else None (the work will be tried again).
     """
     log.error("processing error on %s at %s (%s): %s", order_id, stage, key, exc, exc_info=exc)
@@ -53,12 +55,13 @@ def record_processing_error(*, order_id: str, stage: str, key: str, exc: BaseExc
                  message=f"{FalloutStage(stage).label} failed: {error}", payload={"stage": stage, "key": key})
     pending = ProcessingError.objects.filter(order=order, stage=stage, key=key[:120], fallout__isnull=True)
     attempts = pending.count()
-    if attempts < settings.COM_MAX_PROCESSING_ATTEMPTS or order.is_terminal:
+    if (attempts < settings.COM_MAX_PROCESSING_ATTEMPTS and not final) or order.is_terminal:
         touch(order, reason=f"processing error at {stage}")
         return None
     fallout = fallouts.open_order_fallout(
         order, stage=stage, reason_code="INTERNAL_ERROR", actor=actor,
-        message=f"{FalloutStage(stage).label} failed {attempts} times: {error}",
+        message=f"{FalloutStage(stage).label} failed " + ("and will not be tried again" if final and attempts == 1
+                                                           else f"{attempts} times") + f": {error}",
         context={"error": error, "key": key, "attempts": attempts, "traceback": _summary(exc)[-1500:]},
     )
     pending.update(fallout=fallout)

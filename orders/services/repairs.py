@@ -32,7 +32,7 @@ from orders.models import (
 
 from . import aggregation, checks, dispatch, failure, fallouts, holds, inbound, outbox
 from .common import actor_of, is_transient_db_error, lock_order, record_event, save_with_reason, touch
-from .submission import begin_fulfilment, service_order_accepted, submit_ready_items
+from .submission import begin_fulfilment, service_order_accepted, service_order_refused, submit_ready_items
 
 _REPLANNABLE = (SomState.FAILED, SomState.REJECTED, SomState.PARTIAL, SomState.CANCELLED)
 
@@ -128,19 +128,34 @@ def _retry_order_stage(fallout: Fallout, *, actor: str) -> str:
             inbound.queue(event)
         return f"{events.count()} event(s) to apply again"
     if fallout.stage == FalloutStage.SUBMISSION:
-        for message in OutboxMessage.objects.filter(order=order, kind=OutboxMessage.Kind.SERVICE_ORDER,
-                                                    status=OutboxMessage.Status.DELIVERED,
-                                                    service_order__state=SomState.PLANNED):
-            _guarded("Recording SOM's answer", lambda m=message: service_order_accepted(
-                service_order_id=m.service_order_id, response=m.response_body or {}))
+        _record_som_answers_again(order)
         return "SOM's answers recorded again"
     if fallout.stage == FalloutStage.COMPLETION:
         return "inventory written again"
     return _restart_stalled(order, actor=actor)
 
 
+def _record_som_answers_again(order) -> None:
+    """Service orders whose delivery ended (delivered, or dead: refused or undeliverable) but whose answer was
+    never recorded (recording it raised): still planned, with no error. Recorded now."""
+    for message in OutboxMessage.objects.filter(order=order, kind=OutboxMessage.Kind.SERVICE_ORDER,
+                                                status__in=[OutboxMessage.Status.DELIVERED, OutboxMessage.Status.DEAD],
+                                                service_order__state=SomState.PLANNED).select_related("service_order"):
+        if message.status == OutboxMessage.Status.DELIVERED:
+            _guarded("Recording SOM's answer", lambda m=message: service_order_accepted(
+                service_order_id=m.service_order_id, response=m.response_body or {}))
+        elif not message.service_order.error:  # an undeliverable one already recorded keeps its error
+            refused = message.response_status is not None and 400 <= message.response_status < 500 \
+                and message.response_status not in (408, 429)
+            error = {"code": "SOM_REFUSED" if refused else "SOM_UNREACHABLE", "status": message.response_status,
+                     "attempts": message.attempts, "detail": message.response_excerpt or message.last_error}
+            _guarded("Recording SOM's answer", lambda m=message, e=error: service_order_refused(
+                service_order_id=m.service_order_id, error=e))
+
+
 def _restart_stalled(order, *, actor: str) -> str:
     """The watchdog found nothing in flight: look again at everything that could be (a kick, audited)."""
+    _record_som_answers_again(order)
     for event in InboundEvent.objects.filter(service_order__order=order, status=InboundEvent.Status.RECEIVED):
         inbound.queue(event)
     for message in OutboxMessage.objects.filter(order=order, status=OutboxMessage.Status.PENDING):

@@ -4,12 +4,12 @@ services with the SOM played as ``flows`` does."""
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from orders import selectors
 from orders.models import Fallout, OutboxMessage, ServiceOrder, ServiceOrderCancellation, ServiceOrderItem
-from orders.services import mutations, outbox, reconciliation
+from orders.services import delivery, mutations, outbox, reconciliation
 from orders.services.mutations import MutationDraft
 from orders.services.repairs import retry_fallout, skip_optional_service
 from orders.services.submission import service_order_refused
@@ -243,3 +243,64 @@ def test_retrying_an_undeliverable_service_never_resends_a_service_the_agent_ski
     order = som.fulfil(order)
     assert order.state == "partial"  # without the WiFi the agent gave up
     assert ServiceOrderItem.objects.get(order=order, service_specification__code="WiFi-Management").state == "cancelled"
+
+
+# --- 6. recording SOM's answer raised: the delivery will not come again, a person is told at once ----------
+
+@pytest.fixture
+def refuse_service_order_state(db):
+    """A database trigger refusing to move a service order to a state: an exception halfway through recording
+    SOM's answer, as the fault suite's inventory trigger is for completion."""
+    made = []
+
+    def refuse(state: str):
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("CREATE OR REPLACE FUNCTION pf_refuse() RETURNS trigger AS $$ BEGIN "
+                               "RAISE EXCEPTION 'refused by the test trigger'; END $$ LANGUAGE plpgsql")
+                cursor.execute(f"CREATE TRIGGER pf_refuse BEFORE UPDATE ON orders_serviceorder FOR EACH ROW "
+                               f"WHEN (NEW.state = '{state}') EXECUTE FUNCTION pf_refuse()")
+            else:
+                cursor.execute(f"CREATE TRIGGER pf_refuse BEFORE UPDATE ON orders_serviceorder "
+                               f"WHEN NEW.state = '{state}' BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END")
+        made.append(state)
+
+    def allow():
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER pf_refuse" + (" ON orders_serviceorder" if connection.vendor == "postgresql"
+                                                       else ""))
+        made.clear()
+
+    refuse.allow = allow
+    yield refuse
+    if made:
+        allow()
+
+
+@pytest.mark.parametrize("answer,recorded_state", [(201, "acknowledged"), (400, "rejected")])
+def test_an_answer_that_cannot_be_recorded_goes_to_fallout_at_once_and_its_retry_records_it(
+        web, som, http_som, refuse_service_order_state, django_user_model, answer, recorded_state):
+    http_som.post_status = answer
+    order = submit(web.channel, superfibre("boom-1", wifiManagement=False))
+    [service_order] = service_orders(order)
+    refuse_service_order_state(recorded_state)
+
+    delivery.deliver(service_order.outbox_message.pk)
+
+    message = OutboxMessage.objects.get(pk=service_order.outbox_message.pk)
+    assert message.status == ("delivered" if answer == 201 else "dead")  # no delivery will come again
+    [fallout] = open_fallouts(order)
+    assert (fallout.reason_code, fallout.stage) == ("INTERNAL_ERROR", "submission")
+    order.refresh_from_db()
+    assert order.state == "held"
+    refuse_service_order_state.allow()  # the cause is fixed
+
+    retry_fallout(fallout=fallout, user=agent(django_user_model))
+
+    service_order.refresh_from_db()
+    assert service_order.state == recorded_state
+    if answer == 400:
+        assert {f.reason_code for f in open_fallouts(order)} == {"SOM_REFUSED"}  # in front of the desk, as refused
+    else:
+        order.refresh_from_db()
+        assert order.state == "inProgress" and open_fallouts(order) == []
