@@ -43,8 +43,14 @@ def addresses_of(host: str, port: int) -> list[IPAddress]:
     return sorted((ipaddress.ip_address(a) for a in found), key=str)
 
 
+class CallbackUnresolved(ValidationFailed):
+    """The callback's host cannot be resolved now (no answer, a DNS outage): not a refusal of the callback.
+    Registration refuses it all the same (nothing was ever checked); delivery tries again later, bounded."""
+
+
 def check_callback_url(url: str) -> None:
-    """Raise ValidationFailed (at ``callback``) saying why COM will not call ``url``."""
+    """Raise ValidationFailed (at ``callback``) saying why COM will not call ``url``; CallbackUnresolved (one)
+    if its host cannot be resolved now, so the private-address check could not be made."""
     def refuse(message: str):
         raise ValidationFailed(problems=[Problem("callback", message)], code="CALLBACK_REFUSED")
 
@@ -63,8 +69,11 @@ def check_callback_url(url: str) -> None:
         return
     try:
         addresses = addresses_of(parts.hostname, port)
-    except (socket.gaierror, UnicodeError):
-        addresses = []
+    except UnicodeError:
+        refuse(f"host {parts.hostname} does not resolve")
+    except socket.gaierror as exc:
+        raise CallbackUnresolved(problems=[Problem("callback", f"host {parts.hostname} does not resolve ({exc})")],
+                                 code="CALLBACK_REFUSED") from exc
     if not addresses:
         refuse(f"host {parts.hostname} does not resolve")
     for address in addresses:

@@ -121,6 +121,13 @@ def deliver(message_id: int) -> str:
     if message.kind == OutboxMessage.Kind.NOTIFICATION:
         try:
             webhooks.check_callback_url(message.url)  # again: the name may resolve elsewhere since registration
+        except webhooks.CallbackUnresolved as unresolved:
+            # it resolved at registration: a DNS failure now is tried again later, as a failed POST would be
+            outcome = "dead" if message.attempts >= message.max_attempts else "retry"
+            with transaction.atomic():
+                outbox.record(message.pk, token, outcome=outcome,
+                              error=f"callback not called: {unresolved.message}")
+            return outcome
         except ValidationFailed as refused:
             with transaction.atomic():
                 outbox.record(message.pk, token, outcome="dead", error=f"callback refused: {refused.message}")

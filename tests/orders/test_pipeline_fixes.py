@@ -304,3 +304,37 @@ def test_an_answer_that_cannot_be_recorded_goes_to_fallout_at_once_and_its_retry
     else:
         order.refresh_from_db()
         assert order.state == "inProgress" and open_fallouts(order) == []
+
+
+# --- 7. a channel's callback host that cannot be resolved for now ------------------------------------------
+
+def test_a_callback_host_that_cannot_be_resolved_now_is_tried_again_not_given_up(web, settings):
+    settings.COM_WEBHOOK_ALLOW_PRIVATE = True  # registered while it resolved (no check in the demo)
+    response = web.post("/tmf-api/productOrderingManagement/v4/hub",
+                        {"callback": "http://listener.pf-test.invalid/events"}, format="json")
+    assert response.status_code == 201, response.content
+    submit(web.channel, superfibre("dns-1"))
+    [message] = OutboxMessage.objects.filter(kind=OutboxMessage.Kind.NOTIFICATION)[:1]
+    settings.COM_WEBHOOK_ALLOW_PRIVATE = False  # production: the host is checked before each delivery
+
+    assert delivery.deliver(message.pk) == "retry"  # the name does not resolve now: the DNS may be down
+
+    message.refresh_from_db()
+    assert message.status == "pending" and message.attempts == 1 and "does not resolve" in message.last_error
+    OutboxMessage.objects.filter(pk=message.pk).update(attempts=message.max_attempts - 1,
+                                                       next_attempt_at=timezone.now())
+    assert delivery.deliver(message.pk) == "dead"  # bounded: the last attempt gives up
+    message.refresh_from_db()
+    assert message.status == "dead"
+
+
+def test_a_callback_host_resolving_to_a_private_address_is_still_refused_at_once(web, settings):
+    settings.COM_WEBHOOK_ALLOW_PRIVATE = True
+    web.post("/tmf-api/productOrderingManagement/v4/hub", {"callback": "http://localhost:9/events"}, format="json")
+    submit(web.channel, superfibre("dns-2"))
+    [message] = OutboxMessage.objects.filter(kind=OutboxMessage.Kind.NOTIFICATION)[:1]
+    settings.COM_WEBHOOK_ALLOW_PRIVATE = False
+
+    assert delivery.deliver(message.pk) == "dead"
+    message.refresh_from_db()
+    assert message.attempts == 1 and "loopback" in message.last_error
