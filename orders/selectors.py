@@ -204,7 +204,10 @@ def orders_awaiting_checks(older_than_seconds: int | None = None, *, at=None) ->
 
 
 def due_deferred_orders() -> QuerySet[ProductOrder]:
-    return ProductOrder.objects.filter(state=OrderState.PENDING, requested_start_date__lte=timezone.now())
+    """Deferred orders whose start date has come and no start task is queued for (``start_queued_until``)."""
+    now = timezone.now()
+    return (ProductOrder.objects.filter(state=OrderState.PENDING, requested_start_date__lte=now)
+            .filter(Q(start_queued_until__isnull=True) | Q(start_queued_until__lt=now)))
 
 
 def unprocessed_events(older_than_seconds: int = 5) -> QuerySet[InboundEvent]:
@@ -217,14 +220,15 @@ def unprocessed_events(older_than_seconds: int = 5) -> QuerySet[InboundEvent]:
 
 def service_orders_to_read_back() -> QuerySet[ServiceOrder]:
     """Service orders SOM has been quiet about, and finished ones whose items SOM never reported; not those with
-    an event stored and not yet applied."""
-    cutoff = timezone.now() - timedelta(seconds=settings.COM_SOM_POLL_AFTER_SECONDS)
+    an event stored and not yet applied, nor those a read-back task is queued for (``readback_queued_until``)."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.COM_SOM_POLL_AFTER_SECONDS)
     quiet = Q(state__in=LIVE_SOM_STATES - {SomState.PLANNED}, last_heard_at__lt=cutoff)
     unexplained = Q(state__in=TERMINAL_SOM_STATES - {SomState.REJECTED}, items__state__in=LIVE_SOM_STATES)
     # SOM's word stored but not yet applied (a backlog): COM has heard; the event sweep applies it, no GET needed.
     unapplied = InboundEvent.objects.filter(service_order=OuterRef("pk"), status=InboundEvent.Status.RECEIVED)
     return (ServiceOrder.objects.filter(quiet | unexplained).exclude(som_order_id="").exclude(Exists(unapplied))
-            .distinct())
+            .filter(Q(readback_queued_until__isnull=True) | Q(readback_queued_until__lt=now)).distinct())
 
 
 # --- liveness: what an order is waiting on ---------------------------------------------------------------

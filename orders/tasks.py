@@ -115,7 +115,9 @@ def resume_orders() -> int:
     for order_id in awaiting:
         run_order_checks.delay(order_id)
         count += 1
-    for order_id in selectors.due_deferred_orders().values_list("pk", flat=True)[:500]:
+    due = list(selectors.due_deferred_orders().values_list("pk", flat=True)[:500])
+    ProductOrder.objects.filter(pk__in=due).update(start_queued_until=dispatch.queued_until())
+    for order_id in due:
         start_due_order.delay(order_id)
         count += 1
     return count
@@ -125,6 +127,7 @@ def resume_orders() -> int:
 def read_back_quiet_service_orders() -> int:
     """Service orders SOM is quiet about, or ended without saying how their items ended, are read back."""
     ids = list(selectors.service_orders_to_read_back().values_list("pk", flat=True)[:500])
+    ServiceOrder.objects.filter(pk__in=ids).update(readback_queued_until=dispatch.queued_until())
     for service_order_id in ids:
         read_back_service_order.delay(service_order_id)
     return len(ids)

@@ -174,6 +174,8 @@ class ServiceOrder(SomLifecycle):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     last_heard_at = models.DateTimeField(null=True, blank=True, help_text="Last answer or event from SOM.")
+    readback_queued_until = models.DateTimeField(
+        null=True, blank=True, help_text="A read-back task is queued for it until then: the sweep leaves it be.")
     error = models.JSONField(default=dict, blank=True, help_text="The SOM's error context, if any.")
     history = HistoricalRecords()
 

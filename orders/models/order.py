@@ -107,6 +107,9 @@ class ProductOrder(FSMModelMixin, models.Model):
     checks_started_at = models.DateTimeField(null=True, blank=True, help_text="When the first check run began.")
     checks_queued_until = models.DateTimeField(
         null=True, blank=True, help_text="A checks task is queued for the order until then: the sweep leaves it be.")
+    start_queued_until = models.DateTimeField(
+        null=True, blank=True, help_text="Deferred and due: a start task is queued for it until then (the sweep "
+                                         "leaves it be).")
     cancellation_return_state = models.CharField(
         max_length=30, blank=True, help_text="The state the order left when a cancellation was assessed: a refused "
                                              "cancellation returns there.")

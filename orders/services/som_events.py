@@ -125,7 +125,9 @@ def receive_som_event(*, body: bytes, signature: str | None, path_event_type: st
 
 
 def _requeue_if_unapplied(event: InboundEvent) -> None:
-    if event.status == InboundEvent.Status.RECEIVED and event.processed_at is None:
+    """SOM resent an event stored and not applied: queued again, unless a task is queued for it (a backlog)."""
+    if (event.status == InboundEvent.Status.RECEIVED and event.processed_at is None
+            and (event.enqueued_until is None or event.enqueued_until < timezone.now())):
         with transaction.atomic():
             inbound.queue(event)
 

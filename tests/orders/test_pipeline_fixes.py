@@ -7,15 +7,23 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orders import selectors
-from orders.models import Fallout, OutboxMessage, ServiceOrder, ServiceOrderCancellation, ServiceOrderItem
+from orders import selectors, tasks
+from orders.models import (
+    Fallout,
+    InboundEvent,
+    OutboxMessage,
+    ProductOrder,
+    ServiceOrder,
+    ServiceOrderCancellation,
+    ServiceOrderItem,
+)
 from orders.services import delivery, mutations, outbox, reconciliation
 from orders.services.mutations import MutationDraft
 from orders.services.repairs import retry_fallout, skip_optional_service
 from orders.services.submission import service_order_refused
 
 from .bodies import item, order_body
-from .flows import HttpSom, installation, plan, service_orders, submit, superfibre
+from .flows import HttpSom, installation, plan, post_event, service_orders, submit, superfibre
 from .test_mutations import amend, cancel, cancel_at_som, line_of, supervisor
 from .test_stranding import agent, fibre_and_static_ip, minimal_event
 
@@ -338,3 +346,49 @@ def test_a_callback_host_resolving_to_a_private_address_is_still_refused_at_once
     assert delivery.deliver(message.pk) == "dead"
     message.refresh_from_db()
     assert message.attempts == 1 and "loopback" in message.last_error
+
+
+# --- 8. the sweeps never queue again work already queued -----------------------------------------------------
+
+def test_the_read_back_sweep_leaves_a_service_order_already_queued_to_its_task(web, som):
+    order = submit(web.channel, superfibre("quiet-1", wifiManagement=False))
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    ServiceOrder.objects.filter(pk=service_order.pk).update(last_heard_at=timezone.now() - timedelta(days=1))
+
+    assert tasks.read_back_quiet_service_orders() == 1
+    assert tasks.read_back_quiet_service_orders() == 0  # a backlog: the first read-back has not run yet
+
+    service_order.refresh_from_db()
+    assert service_order.readback_queued_until > timezone.now()
+    ServiceOrder.objects.filter(pk=service_order.pk).update(readback_queued_until=timezone.now() - timedelta(seconds=1))
+    assert tasks.read_back_quiet_service_orders() == 1  # its lease ran out: taken to be lost, queued again
+
+
+def test_the_resume_sweep_queues_a_due_deferred_order_once(web):
+    body = superfibre("later-1")
+    body["requestedStartDate"] = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    order = submit(web.channel, body)
+    assert order.state == "pending"
+    ProductOrder.objects.filter(pk=order.pk).update(requested_start_date=timezone.now() - timedelta(seconds=1))
+
+    assert tasks.resume_orders() == 1
+    assert tasks.resume_orders() == 0  # its start task is queued: not queued again under a backlog
+
+
+def test_som_resending_an_event_already_queued_does_not_queue_it_again(web, som, django_capture_on_commit_callbacks):
+    order = submit(web.channel, installation("resend-1"))
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    event = som.event(service_order)
+    assert post_event(event).status_code == 201  # stored and queued; its task has not run yet
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert post_event(event).status_code in (200, 201)  # SOM resends it (its delivery timed out)
+    assert callbacks == []
+
+    InboundEvent.objects.filter(event_id=event["eventId"]).update(enqueued_until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks() as callbacks:
+        post_event(event)  # the task was lost (its lease ran out): the resend queues it again
+    assert len(callbacks) == 1
