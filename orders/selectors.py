@@ -211,10 +211,11 @@ def due_deferred_orders() -> QuerySet[ProductOrder]:
 
 
 def unprocessed_events(older_than_seconds: int = 5) -> QuerySet[InboundEvent]:
-    """Stored events whose processing never ran or never finished, and no task is queued for."""
+    """Stored events whose processing never ran or never finished, with attempts left, and no task is queued for."""
     now = timezone.now()
     return (InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED,
-                                        received_at__lt=now - timedelta(seconds=older_than_seconds))
+                                        received_at__lt=now - timedelta(seconds=older_than_seconds),
+                                        attempts__lt=settings.COM_MAX_PROCESSING_ATTEMPTS)
             .filter(Q(enqueued_until__isnull=True) | Q(enqueued_until__lt=now)).order_by("received_at"))
 
 

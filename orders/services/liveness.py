@@ -106,15 +106,17 @@ def mark_stalled(*, order_id: str, finding: str) -> bool:
 
 
 def event_failed(*, inbound_event_id: int, exc: BaseException) -> None:
-    """Applying a stored event raised: count it on the event; at the limit it is failed and in fallout."""
+    """Applying a stored event raised: count it on the event; at the limit it is failed (never swept again), and
+    in fallout unless its order has already ended (nothing left to hold)."""
     from orders.models import InboundEvent
 
     event = InboundEvent.objects.select_related("service_order").get(pk=inbound_event_id)
     fallout = record_processing_error(order_id=event.service_order.order_id, stage=FalloutStage.EVENT,
                                       key=event.event_id, exc=exc, actor=f"som:{event.som or 'default'}")
+    spent = fallout is not None or event.attempts + 1 >= settings.COM_MAX_PROCESSING_ATTEMPTS
     InboundEvent.objects.filter(pk=event.pk, status=InboundEvent.Status.RECEIVED).update(
         attempts=event.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:500],
-        **({"status": InboundEvent.Status.FAILED} if fallout is not None else {}))
+        **({"status": InboundEvent.Status.FAILED} if spent else {}))
 
 
 def run_guarded(*, order_id: str | None, stage: str, key: str, work, on_error=None, last_try: bool = True):

@@ -392,3 +392,29 @@ def test_som_resending_an_event_already_queued_does_not_queue_it_again(web, som,
     with django_capture_on_commit_callbacks() as callbacks:
         post_event(event)  # the task was lost (its lease ran out): the resend queues it again
     assert len(callbacks) == 1
+
+
+# --- 9. an event that keeps failing on an order that has ended -----------------------------------------------
+
+def test_an_event_that_keeps_failing_on_an_ended_order_is_failed_not_swept_forever(
+        web, som, settings, refuse_service_order_state):
+    order = submit(web.channel, superfibre("ended-1"))
+    [service_order] = service_orders(order)
+    assert cancel(web, order.pk).json()["state"] == "done"  # withdrawn before sending: the order is cancelled
+    order.refresh_from_db()
+    assert order.state == "cancelled"
+    som.receive(service_order)  # SOM speaks of it all the same (a stray event), and applying it raises
+    event = som.event(service_order)
+    assert post_event(event).status_code == 201
+    stored = InboundEvent.objects.get(event_id=event["eventId"])
+    refuse_service_order_state("rejected")
+
+    for _ in range(settings.COM_MAX_PROCESSING_ATTEMPTS):
+        assert tasks.process_som_event(stored.pk).startswith("error recorded")
+
+    stored.refresh_from_db()
+    assert stored.status == "failed" and stored.attempts == settings.COM_MAX_PROCESSING_ATTEMPTS
+    InboundEvent.objects.filter(pk=stored.pk).update(received_at=timezone.now() - timedelta(minutes=5),
+                                                     enqueued_until=None)
+    assert not selectors.unprocessed_events().filter(pk=stored.pk).exists()
+    assert not Fallout.objects.filter(order=order, resolved_at__isnull=True).exists()  # nothing left to hold
