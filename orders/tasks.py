@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from comapp.errors import NotAllowed
 from orders import selectors
 from orders.integrations.som import SomUnavailable
 from orders.models import FalloutStage, InboundEvent, OutboxMessage, ProductOrder, ServiceOrder
@@ -35,8 +36,14 @@ def run_order_checks(self, order_id: str) -> str:
 
 @shared_task(**RETRY)
 def recheck_order(self, order_id: str, trigger: str) -> str:
+    def work() -> str:
+        try:
+            return checks.rerun_order_checks(order_id=order_id, trigger=trigger)
+        except NotAllowed as refused:  # no longer held (another recheck won the race): nothing to do, not an error
+            return f"skipped: {refused.message}"
+
     return liveness.run_guarded(order_id=order_id, stage=FalloutStage.CHECKS, key="checks", last_try=_last_try(self),
-                                work=lambda: checks.rerun_order_checks(order_id=order_id, trigger=trigger))
+                                work=work)
 
 
 @shared_task(**RETRY)

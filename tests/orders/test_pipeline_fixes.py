@@ -12,6 +12,7 @@ from orders.models import (
     Fallout,
     InboundEvent,
     OutboxMessage,
+    ProcessingError,
     ProductOrder,
     ServiceOrder,
     ServiceOrderCancellation,
@@ -418,3 +419,16 @@ def test_an_event_that_keeps_failing_on_an_ended_order_is_failed_not_swept_forev
                                                      enqueued_until=None)
     assert not selectors.unprocessed_events().filter(pk=stored.pk).exists()
     assert not Fallout.objects.filter(order=order, resolved_at__isnull=True).exists()  # nothing left to hold
+
+
+# --- 10. a recheck that lost the race to another one -----------------------------------------------------------
+
+def test_a_recheck_of_an_order_no_longer_held_is_skipped_not_counted_as_an_error(web, settings):
+    order = submit(web.channel, superfibre("race-1"))
+    assert order.state == "inProgress"  # another recheck released it first
+
+    for _ in range(settings.COM_MAX_PROCESSING_ATTEMPTS + 1):
+        assert tasks.recheck_order(order.pk, "productReleased").startswith("skipped")
+
+    assert not ProcessingError.objects.filter(order=order).exists()
+    assert not Fallout.objects.filter(order=order).exists()
