@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from comapp.tmf import absolute_url, iso
 
-from .representations import order_href
+from orders.integrations.tmf622 import order_href
 
 
 def _drop_none(data: dict) -> dict:

@@ -1,4 +1,4 @@
-"""OpenAPI description of the TMF622 answers (documentation only: ``representations`` writes them).
+"""OpenAPI description of the TMF622 answers (documentation only: ``orders.integrations.tmf622`` writes them).
 
 The schema is TMF622 v4 ``ProductOrder`` in outline: the attributes a client relies on are described, further
 attributes are allowed (as in the TMF schema), and ``fields=`` may leave out all but ``id``, ``href`` and

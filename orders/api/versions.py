@@ -1,8 +1,8 @@
 """An order's versions in TMF terms (a TMF630 extension of TMF622: ``productOrder/{id}/version``).
 
 ``version_entry`` renders one version of ``orders.history.order_versions``; ``diff`` compares two TMF622
-representations of the order (as ``representations.product_order`` renders each version), so what it reports is
-what a client was shown, attribute by attribute.
+representations of the order (as ``orders.integrations.tmf622.product_order`` renders each version), so what
+it reports is what a client was shown, attribute by attribute.
 
 What a channel is told of a version is less than what staff see: the people behind a change appear as
 ``agent`` (their user names are not a partner's business), other actors as ``system``, and only the business

@@ -20,12 +20,12 @@ from comapp.tmf import (
     single_response,
 )
 from orders import history, selectors
+from orders.integrations.tmf622 import ORDER_FIELDS, order_href, product_order
 from orders.services import notifications
 from orders.services.capture import capture_order
 from orders.services.updates import update_order_attributes
 
 from . import mappers
-from .representations import ORDER_FIELDS, order_href, product_order
 from .schemas import (
     HUB,
     PRODUCT_ORDER,

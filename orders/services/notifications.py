@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from comapp.tmf import iso
+from orders.integrations.tmf622 import product_order
 from orders.models import HubSubscription, Notification, OutboxMessage, ProductOrder
 
 from . import outbox
@@ -27,8 +28,6 @@ def notify_order_event(order: ProductOrder, event_type: str, *, fields: list[str
                      if _wants(s.query, event_type)]
     if not subscriptions:
         return 0
-    from orders.api.representations import product_order
-
     event_id = str(uuid.uuid4())
     now = iso(timezone.now())
     body = {

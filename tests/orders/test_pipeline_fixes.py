@@ -5,12 +5,14 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders import selectors, tasks
 from orders.models import (
     Fallout,
     InboundEvent,
+    Notification,
     OutboxMessage,
     ProcessingError,
     ProductOrder,
@@ -18,7 +20,7 @@ from orders.models import (
     ServiceOrderCancellation,
     ServiceOrderItem,
 )
-from orders.services import delivery, mutations, outbox, reconciliation
+from orders.services import delivery, mutations, notifications, outbox, reconciliation
 from orders.services.mutations import MutationDraft
 from orders.services.repairs import retry_fallout, skip_optional_service
 from orders.services.submission import service_order_refused
@@ -432,3 +434,40 @@ def test_a_recheck_of_an_order_no_longer_held_is_skipped_not_counted_as_an_error
 
     assert not ProcessingError.objects.filter(order=order).exists()
     assert not Fallout.objects.filter(order=order).exists()
+
+
+# --- 11. the TMF622 order in a notification: below the services, a fixed number of queries -----------------
+
+def test_notifying_an_order_event_takes_the_same_queries_whatever_the_number_of_items(web, settings):
+    settings.COM_WEBHOOK_ALLOW_PRIVATE = True
+    web.post("/tmf-api/productOrderingManagement/v4/hub", {"callback": "http://listener.test/events"}, format="json")
+    small = submit(web.channel, fibre_and_static_ip("n-2"))
+    large = submit(web.channel, order_body("n-4", customer="CUST-3003", productOrderItem=[
+        item("1", offering="PO-BIZ-FIBRE-1G", place="ADDR-3003", downloadSpeed=1000, sla="standard"),
+        item("2", offering="PO-STATIC-IP", place="ADDR-3003", relationships=("1",), ipVersion="IPv4"),
+        item("3", offering="PO-INSTALL", place="ADDR-3003", installationType="standard", appointment="APT-3"),
+        item("4", offering="PO-INSTALL", place="ADDR-3003", installationType="standard", appointment="APT-4")]))
+
+    def queries(order):
+        order = ProductOrder.objects.get(pk=order.pk)
+        with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+            assert notifications.notify_order_event(order, "ProductOrderAttributeValueChangeEvent") == 1
+        return len(captured)
+
+    assert queries(large) == queries(small)
+    body = Notification.objects.filter(order=large).latest("created_at").payload["event"]["productOrder"]
+    assert [i["id"] for i in body["productOrderItem"]] == ["1", "2", "3", "4"]
+    assert body["productOrderItem"][1]["productOrderItemRelationship"][0]["id"] == "1"
+
+
+def test_services_never_import_the_api_layer():
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    sources = [*(root / "orders" / "services").glob("*.py"), root / "catalog" / "services.py",
+               *(root / "inventory").glob("services*")]
+    offending = [f"{path.relative_to(root)}: {line.strip()}" for path in sources if path.is_file()
+                 for line in path.read_text().splitlines()
+                 if re.search(r"orders\.api|from \.api|catalog\.api|inventory\.api", line)]
+    assert offending == []

@@ -1,7 +1,9 @@
 """Domain -> TMF622 JSON (outbound half of the anti-corruption layer).
 
 ``product_order`` renders a ProductOrder as TMF622 v4 ``ProductOrder``; the same function serves the API
-responses and the event payloads, so a listener sees exactly what ``GET`` returns.
+responses (``orders.api``) and the event payloads (``services.notifications``), so a listener sees exactly what
+``GET`` returns. It lives here, below the services, because both use it: services never import ``orders.api``.
+``order_items`` loads an order's items with what rendering them reads, in a fixed number of queries.
 
 Prices are the catalog's: ``itemPrice`` per unit, ``itemTotalPrice`` times the quantity, and
 ``orderTotalPrice`` the sum over the items that add or modify a product (a delete or noChange item
@@ -135,8 +137,14 @@ def error_messages(order, items, request=None) -> list[dict]:
     return [message]
 
 
+def order_items(order) -> list:
+    """The order's items with their offering, specification and relationships loaded (no query per item)."""
+    return list(order.items.select_related("product_offering", "product_specification")
+                .prefetch_related("relationships__related_item"))
+
+
 def product_order(order, request=None, items=None) -> dict:
-    items = items if items is not None else list(order.items.all())
+    items = items if items is not None else order_items(order)
     data = {
         "id": order.pk,
         "href": order_href(order.pk, request),
