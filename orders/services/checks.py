@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from comapp.errors import NotAllowed
-from orders import selectors
 from orders.models import CheckOutcome, CheckRun, ItemAction, ItemState, OrderCheckResult, OrderEvent, OrderState
 
 from .common import lock_order, record_event, save_with_reason, touch
@@ -132,17 +131,6 @@ def rerun_order_checks(*, order_id: str, trigger: str, actor: str = "system") ->
         raise NotAllowed(f"Order {order.pk} has fallout to resolve first")
     record_event(order, OrderEvent.Type.CHECKS_RERUN, actor=actor, message=f"Checks run again: {trigger}")
     return evaluate(order, trigger=trigger, actor=actor)
-
-
-@transaction.atomic
-def recheck_orders_waiting_for(*, product_ids: list[str]) -> list[str]:
-    """Orders held because these products were in flight elsewhere: check each again (now or still held)."""
-    outcomes = []
-    for order_id in selectors.orders_held_for_products(product_ids).values_list("pk", flat=True):
-        order = lock_order(order_id)
-        if order.state == OrderState.HELD and order.state_reason_code == "PRODUCT_IN_FLIGHT":
-            outcomes.append(f"{order_id}: {evaluate(order, trigger=CheckRun.Trigger.PRODUCT_RELEASED, actor='system')}")
-    return outcomes
 
 
 @transaction.atomic

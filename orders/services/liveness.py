@@ -70,12 +70,6 @@ def record_processing_error(*, order_id: str, stage: str, key: str, exc: BaseExc
     return fallout
 
 
-def attempts_left(*, order_id: str, stage: str, key: str) -> bool:
-    """False once the work has failed often enough to be in front of a person."""
-    return ProcessingError.objects.filter(order_id=order_id, stage=stage, key=key[:120],
-                                          fallout__isnull=True).count() < settings.COM_MAX_PROCESSING_ATTEMPTS
-
-
 # --- the watchdog ----------------------------------------------------------------------------------------
 
 def find_stalled(*, quiet_seconds: int | None = None) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from catalog.models import DecompositionRule, ServiceSpecification
 from comapp.errors import NotAllowed
 from inventory import services as inventory
 from inventory.models import Product
+from orders import selectors, tasks
 from orders.models import (
     BillingIntent,
     Fallout,
@@ -22,7 +23,7 @@ from orders.models import (
     ProductOrder,
     ServiceOrderItem,
 )
-from orders.services import aggregation, checks, fallouts, reconciliation
+from orders.services import aggregation, fallouts, reconciliation
 from orders.services.decomposition import decompose_order
 from orders.services.holds import release_hold
 from orders.services.repairs import fail_fallout, retry_fallout
@@ -320,8 +321,12 @@ def test_a_second_order_on_a_product_in_flight_waits_and_no_update_is_lost(web, 
     som.fulfil(first)
     product.refresh_from_db()
     assert product.version == 2 and product.characteristics["downloadSpeed"] == 500
-    # the first ended: the second is checked again (what the recheck task does), re-pinned and goes on
-    checks.recheck_orders_waiting_for(product_ids=[product.pk])
+    # the first ended: the recheck_orders_waiting_for task queues a recheck of each order that waited for the
+    # product; those recheck tasks run, and the second is re-pinned and goes on
+    waiting = list(selectors.orders_held_for_products([product.pk]).values_list("pk", flat=True))
+    assert waiting == [second.pk]
+    for order_id in waiting:
+        assert not tasks.recheck_order(order_id, "productReleased").startswith(("skipped", "error"))
     second.refresh_from_db()
     assert second.state == "inProgress" and second.items.get().product_version == 2
     assert second.check_runs.count() == 2
