@@ -1,10 +1,11 @@
 """Celery tasks: an id in, one service call. Idempotent, so late acks are safe; never a silent loop.
 
 A task's work runs through ``liveness.run_guarded``: a database that went away is retried (bounded, with
-backoff); any other exception is recorded on the order, the work is tried again by its sweep, and after
-``COM_MAX_PROCESSING_ATTEMPTS`` it stops in an INTERNAL_ERROR fallout. The periodic sweeps (beat) find
-work whose task was lost: the no-server default broker delivers at most once, and this is what makes that
-safe. A sweep never queues work that is already queued.
+backoff); any other exception is recorded on the order, the work is tried again by its sweep (where one finds
+it: see ``services.liveness``), and after ``COM_MAX_PROCESSING_ATTEMPTS`` it stops in an INTERNAL_ERROR
+fallout. The periodic sweeps (beat) find work whose task was lost: the no-server default broker delivers at
+most once, and this is what makes that safe. A sweep never queues work that is already queued (each marks
+what it queued for ``COM_TASK_LEASE_SECONDS``).
 """
 import logging
 

@@ -159,8 +159,12 @@ def _consequence(message: OutboxMessage, outcome: str) -> None:
     is committed delivered (or dead) all the same, so no delivery will come to record its answer again, and
     an INTERNAL_ERROR fallout is opened at once (its retry records SOM's answer again: ``repairs``).
 
-    Runs with the message row locked and then locks the order: no path that holds an order lock ever
-    locks an existing outbox row (``outbox.enqueue`` only inserts), so the two orders cannot deadlock.
+    Runs with the message row locked and then locks the order. Paths that hold an order lock and then touch
+    an existing outbox row never wait for one a delivery holds: ``cancellation.withdraw`` locks it with
+    ``skip_locked`` (a message locked by a delivery counts as being sent); an agent's resend (``repairs`` ->
+    ``outbox.resend``) updates a dead message, which a delivery locks only in ``outbox.record`` for a lost claim,
+    and then returns without locking the order; ``outbox.enqueue`` only inserts. So the two lock orders cannot
+    deadlock.
     """
     try:
         with transaction.atomic():

@@ -6,10 +6,15 @@ read-back of a service order), or it is in front of a person (held by a check wi
 fallout). ``selectors.waiting_on`` says which; the watchdog (``find_stalled`` + ``mark_stalled``, run by beat)
 opens a STALLED fallout on any order that is neither, saying what it found.
 
-Poison: an exception while working on an order (checks, decomposition, submission, applying an event,
-inventory) is recorded (``ProcessingError``: what, where, a traceback summary); the work is tried again by
-its sweep, and after ``COM_MAX_PROCESSING_ATTEMPTS`` it stops and an INTERNAL_ERROR fallout holds the order.
-A database that went away is not poison: that work is retried as it is.
+Poison: an exception while working on an order is recorded (``ProcessingError``: what, where, a traceback
+summary). Work a sweep finds again from the database is tried again by it: checks never run and due deferred
+starts, decomposition with them (``resume_orders``); stored events not applied, and the inventory and billing
+written when one is applied (``sweep_inbound_events``); outbox messages (``relay_outbox``); read-backs
+(``read_back_quiet_service_orders``). After ``COM_MAX_PROCESSING_ATTEMPTS`` it stops and an INTERNAL_ERROR
+fallout holds the order (an event is failed then, even on an order that has ended). Work no sweep finds again
+(recording SOM's answer to a delivery that has ended: ``final``) goes to that fallout at once; a recheck of a
+held order that raises leaves it held, in front of a person. A database that went away is not poison: that
+work is retried as it is.
 """
 from __future__ import annotations
 
