@@ -1,7 +1,9 @@
 """The TMF641 listener: signed, correlated, stored once; applying an event is idempotent and never goes back."""
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from orders.models import InboundEvent, OrderEvent, ServiceOrderItem
 from orders.services.som_events import apply_som_event
@@ -169,7 +171,12 @@ def test_a_valid_event_is_stored_once_and_processed_later(accepted, som, django_
     assert again.status_code == 201 and again.json() == {"eventId": event["eventId"], "accepted": False,
                                                          "status": "received"}
     assert InboundEvent.objects.count() == 1
-    # stored but not applied yet (its task may have been lost): the resend queues it again
+    assert callbacks == []  # stored, not applied yet, its task still queued (its lease): not queued twice
+
+    # its task was lost (the lease ran out): the resend queues it again
+    InboundEvent.objects.filter(pk=stored.pk).update(enqueued_until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks() as callbacks:
+        post_event(event)
     assert len(callbacks) == 1
 
     apply_som_event(inbound_event_id=stored.pk)
