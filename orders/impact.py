@@ -224,8 +224,17 @@ def cancellation_impact(snap: Snapshot, target_item_ids: list[str] | None = None
             how = {"return": "a return process", "cancel": "a cancellation"}.get(service.compensation_action,
                                                                                  "a termination")
             outcome = "compensate"
-            note = f"undone by {how} (a delete service order item)" if service.reversible \
-                else "cannot be undone (not reversible): an agent must finish the clean-up"
+            if service.action != "add" and point == "completed":
+                note = ("a change to the customer's existing product: COM cannot undo it, a fallout "
+                        "(COMPENSATION_MANUAL) asks an agent to revert it; the product is not terminated")
+            elif service.reversible:
+                note = f"undone by {how} (a delete service order item)"
+            else:
+                note = ("cannot be undone (not reversible): a fallout (COMPENSATION_MANUAL) asks an agent to finish "
+                        "the clean-up; the item is not cancelled before that")
+        elif service.state == SomState.COMPLETED and service.action == "delete":
+            outcome, note = "compensate", ("removed a product the customer had: COM cannot undo it, a fallout "
+                                           "(COMPENSATION_MANUAL) asks an agent to restore it")
         else:
             outcome, note = "nothing", f"{service.state}: nothing to undo"
         impact.services.append(ServiceImpact(
@@ -234,7 +243,11 @@ def cancellation_impact(snap: Snapshot, target_item_ids: list[str] | None = None
             serves=sorted(by_pk[p].item_id for p in service.serves if p in by_pk)))
     impact.execution_point = furthest(s.point for s in impact.services)
     for item_pk, product_id, action in snap.billed:
-        if item_pk in affected and action in (BillingIntent.Action.ACTIVATE, BillingIntent.Action.CHANGE):
+        if item_pk in affected and action == BillingIntent.Action.ACTIVATE:
             impact.billing.append({"item": by_pk[item_pk].item_id, "product": product_id, "intent": "deactivate",
                                    "because": f"{action} was handed to billing"})
+        elif item_pk in affected and action == BillingIntent.Action.CHANGE:
+            # a change to an existing product: it is not terminated; billing follows the agent's revert
+            impact.billing.append({"item": by_pk[item_pk].item_id, "product": product_id, "intent": "none",
+                                   "because": "a change to an existing product: an agent reverts it by hand"})
     return impact

@@ -23,6 +23,7 @@ from orders.models import (
     BillingIntent,
     CancellationState,
     Fallout,
+    ItemAction,
     ItemState,
     MutationRequest,
     MutationState,
@@ -240,9 +241,24 @@ def settle_cancelled_items(order: ProductOrder, items, services_by_item, *, acto
             save_with_reason(item, "cancelled")
             record_event(order, OrderEvent.Type.ITEM_CANCELLED, actor=actor, item=item,
                          message=f"Item {item.item_id} cancelled")
-        elif (item.state == ItemState.COMPLETED and item.compensation_started_at and item.product_id
-              and item.product.is_live and order.state == OrderState.PENDING_CANCELLATION):
+        elif _to_terminate(item) and order.state == OrderState.PENDING_CANCELLATION:
             _terminate_product(order, item, actor=actor)
+
+
+_COMPENSATION_FALLOUTS = ("COMPENSATION_FAILED", failure.MANUAL_REVERT)
+
+
+def _to_terminate(item) -> bool:
+    """A product this order built (an add item, completed) that its cancellation undoes: terminated once undone.
+    A modify or delete item changed the customer's existing product: an agent reverts that (``revert_by_hand``),
+    COM never terminates the product."""
+    return (item.state == ItemState.COMPLETED and item.action == ItemAction.ADD and bool(item.compensation_started_at)
+            and bool(item.product_id) and item.product.is_live)
+
+
+def _awaits_an_agent(item) -> bool:
+    """An undo that failed, or one only a person can do, is still open for the item."""
+    return item.fallouts.filter(resolved_at__isnull=True, reason_code__in=_COMPENSATION_FALLOUTS).exists()
 
 
 def _terminate_product(order: ProductOrder, item, *, actor: str) -> None:
@@ -272,8 +288,7 @@ def _terminate_product(order: ProductOrder, item, *, actor: str) -> None:
 def finish_if_done(order: ProductOrder, items, *, actor: str) -> None:
     """A cancelled order once nothing of it is left (products terminated), and the cancellations applied."""
     if order.state == OrderState.PENDING_CANCELLATION:
-        pending = [i for i in items if not i.is_terminal or (
-            i.state == ItemState.COMPLETED and i.compensation_started_at and i.product_id and i.product.is_live)]
+        pending = [i for i in items if not i.is_terminal or _to_terminate(i) or _awaits_an_agent(i)]
         if pending:
             return
         cause = order.mutations.filter(kind__in=["cancellation", "supersession"]).order_by("-created_at").first()

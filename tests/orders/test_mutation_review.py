@@ -1,0 +1,61 @@
+"""Regressions from the review of the order mutation code: what a cancellation may undo (and what it must
+leave to a person), when it is done, and the guards on amendments and the task resources."""
+import pytest
+
+from inventory.models import Product
+from orders.models import BillingIntent, Fallout, MutationRequest, ServiceOrderItem
+from orders.services import mutations, repairs
+
+from .bodies import item, order_body
+from .flows import service_orders, submit, superfibre
+from .test_mutations import cancel, cancel_at_som, line_of, supervisor
+
+pytestmark = pytest.mark.usefixtures("demo")
+
+
+def built_product(web, som, ext="base", customer="CUST-3003", place="ADDR-3003"):
+    """A SuperFibre product the customer already has (an order fulfilled end to end)."""
+    order = som.fulfil(submit(web.channel, superfibre(ext, customer=customer, place=place, wifiManagement=False)))
+    assert order.state == "completed"
+    return Product.objects.get(created_by_order=order)
+
+
+def test_cancelling_an_order_whose_modify_item_completed_reverts_by_hand_and_keeps_the_product(
+        web, som, django_user_model):
+    # given: the customer's live product, and an order that changed its speed (done) and books an installation
+    product = built_product(web, som)
+    body = order_body("c-mod", customer="CUST-3003", productOrderItem=[
+        item("1", action="modify", product_id=product.pk, place=None, downloadSpeed=500),
+        item("2", offering="PO-INSTALL", place="ADDR-3003", installationType="standard", appointment="APT-9")])
+    order = submit(web.channel, body)
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    som.complete(service_order, line_of(som, service_order, "Internet-Access"))
+    order.refresh_from_db()
+    assert order.items.get(item_id="1").state == "completed"
+
+    # when: the whole order is cancelled
+    response = cancel(web, order.pk)
+    notes = {s["service"]: s["note"] for s in response.json()["impact"]["serviceOrderItem"]}
+    assert "agent" in notes["Internet-Access"] and "not terminated" in notes["Internet-Access"]
+    mutations.approve_mutation(mutation_id=response.json()["id"], user=supervisor(django_user_model))
+    cancel_at_som(som, service_order)
+    som.fulfil(order)
+
+    # then: the customer's product is not terminated nor its billing stopped; an agent is asked to revert
+    product.refresh_from_db()
+    assert product.status != "terminated"
+    assert not BillingIntent.objects.filter(product=product, action__in=["deactivate", "credit"]).exists()
+    assert not ServiceOrderItem.objects.filter(order=order, compensates__isnull=False).exists()
+    fallout = Fallout.objects.get(order=order, reason_code="COMPENSATION_MANUAL", resolved_at__isnull=True)
+    assert list(fallout.items.values_list("item_id", flat=True)) == ["1"]
+    order.refresh_from_db()
+    assert order.state == "pendingCancellation"  # not cancelled while the change is still in place
+
+    repairs.fail_fallout(fallout=fallout, user=supervisor(django_user_model, "sup-2"), reason="speed set back")
+    order.refresh_from_db()
+    assert order.state == "cancelled"
+    assert MutationRequest.objects.get(pk=response.json()["id"]).state == "applied"
+    product.refresh_from_db()
+    assert product.status != "terminated"
