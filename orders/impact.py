@@ -114,13 +114,14 @@ def snapshot(order: ProductOrder) -> Snapshot:
     return Snapshot(
         order_id=order.pk, version=order.version, state=order.state,
         items=tuple(ItemView(i.pk, i.item_id, i.state, i.sequence) for i in items),
-        relations=_relations(order),
+        relations=relations_of(order),
         services=tuple(_service_view(r, {p.pk for p in r.product_items.all()}) for r in rows),
         billed=tuple(BillingIntent.objects.filter(order=order).values_list("item_id", "product_id", "action")),
     )
 
 
-def _relations(order: ProductOrder) -> tuple[tuple[int, int], ...]:
+def relations_of(order: ProductOrder) -> tuple[tuple[int, int], ...]:
+    """(item pk, pk of the item it relies on) for every dependency between the order's items."""
     return tuple(ItemRelationship.objects.filter(item__order=order, relationship_type__in=DEPENDENCY_TYPES)
                  .values_list("item_id", "related_item_id"))
 
@@ -156,7 +157,7 @@ def snapshot_at_version(order: ProductOrder, version: int) -> Snapshot | None:
     return Snapshot(
         order_id=order.pk, version=version, state=first.state,
         items=tuple(ItemView(r.id, r.item_id, r.state, r.sequence) for r in items),
-        relations=_relations(order), services=tuple(services),
+        relations=relations_of(order), services=tuple(services),
         billed=tuple(BillingIntent.objects.filter(order=order, created_at__lte=at)
                      .values_list("item_id", "product_id", "action")),
     )

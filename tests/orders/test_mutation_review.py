@@ -59,3 +59,44 @@ def test_cancelling_an_order_whose_modify_item_completed_reverts_by_hand_and_kee
     assert MutationRequest.objects.get(pk=response.json()["id"]).state == "applied"
     product.refresh_from_db()
     assert product.status != "terminated"
+
+
+def test_cancelling_a_completed_item_terminates_its_product_once_deleted_and_waits_for_its_dependants(
+        web, som, django_user_model):
+    # given: the fibre is built (its item completed); the static IP that relies on it is being built at SOM
+    body = order_body("c-item", customer="CUST-3003", productOrderItem=[
+        item("1", offering="PO-BIZ-FIBRE-1G", place="ADDR-3003", downloadSpeed=1000, sla="standard"),
+        item("2", offering="PO-STATIC-IP", place="ADDR-3003", relationships=("1",), ipVersion="IPv4")])
+    order = submit(web.channel, body)
+    som.run(service_orders(order)[0])
+    order.refresh_from_db()
+    assert order.items.get(item_id="1").state == "completed"
+    ip_order = service_orders(order)[-1]
+    som.accept(ip_order)
+    som.start(ip_order)
+    fibre = Product.objects.get(pk=order.items.get(item_id="1").product_id)
+
+    # when: the fibre alone is cancelled (the static IP goes with it)
+    response = cancel(web, order.pk, items=["1"])
+    request = MutationRequest.objects.get(pk=response.json()["id"])
+    if request.state == "pendingApproval":
+        mutations.approve_mutation(mutation_id=request.pk, user=supervisor(django_user_model))
+    request.refresh_from_db()
+
+    # then: nothing is called done while the delete and the dependant's cancellation run
+    assert request.state == "applying"
+    fibre.refresh_from_db()
+    assert fibre.status != "terminated"
+    cancel_at_som(som, ip_order)
+    request.refresh_from_db()
+    assert request.state == "applying"  # the fibre's delete has not run yet
+    som.fulfil(order)
+    order.refresh_from_db()
+    assert order.items.get(item_id="2").state == "cancelled"
+    assert ServiceOrderItem.objects.filter(order=order, compensates__isnull=False, state="completed").exists()
+    fibre.refresh_from_db()
+    assert fibre.status == "terminated"
+    [deactivate] = BillingIntent.objects.filter(product=fibre, action="deactivate")
+    assert deactivate.mutation_id == request.pk
+    request.refresh_from_db()
+    assert request.state == "applied"
