@@ -287,6 +287,7 @@ def _terminate_product(order: ProductOrder, item, mutation: MutationRequest, *, 
     """A product built by an item that ``mutation`` then cancelled: terminated, its charges stopped, and its
     one-time charges credited (the customer never had the service they paid them for)."""
     product = inventory.terminate_product(product_id=item.product_id, order=order, item=item)
+    item.product = product  # what finish_if_done reads next, in this same refresh
     common = dict(order=order, item=item, product=product, customer_id=order.customer_id,
                   billing_account_id=order.billing_account_id, quantity=item.quantity,
                   effective_date=timezone.now(), mutation=mutation)

@@ -4,7 +4,7 @@ import pytest
 
 from inventory.models import Product
 from orders.models import BillingIntent, Fallout, MutationRequest, ServiceOrderItem
-from orders.services import mutations, repairs
+from orders.services import fallouts, mutations, repairs
 
 from .bodies import item, order_body
 from .flows import service_orders, submit, superfibre
@@ -100,3 +100,41 @@ def test_cancelling_a_completed_item_terminates_its_product_once_deleted_and_wai
     assert deactivate.mutation_id == request.pk
     request.refresh_from_db()
     assert request.state == "applied"
+
+
+def test_a_built_service_that_cannot_be_undone_goes_to_an_agent_before_the_order_is_cancelled(
+        web, som, django_user_model):
+    # given: the installation visit (not reversible) is done, the static IP is still being built
+    body = order_body("c-visit", customer="CUST-3003", productOrderItem=[
+        item("1", offering="PO-INSTALL", place="ADDR-3003", installationType="standard", appointment="APT-4"),
+        item("2", offering="PO-STATIC-IP", place="ADDR-3003", ipVersion="IPv4")])
+    order = submit(web.channel, body)
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    som.complete(service_order, line_of(som, service_order, "ONT-Installation"))
+    order.refresh_from_db()
+    assert order.items.get(item_id="1").state == "completed"
+
+    # when: the order is cancelled
+    response = cancel(web, order.pk)
+    notes = {s["service"]: s["note"] for s in response.json()["impact"]["serviceOrderItem"]}
+    assert "COMPENSATION_MANUAL" in notes["ONT-Installation"]
+    mutations.approve_mutation(mutation_id=response.json()["id"], user=supervisor(django_user_model))
+    cancel_at_som(som, service_order)
+    som.fulfil(order)
+
+    # then: a person is asked to finish the clean-up, and the order waits for them
+    fallout = Fallout.objects.get(order=order, reason_code="COMPENSATION_MANUAL", resolved_at__isnull=True)
+    assert fallout.service_order_item.service_specification.code == "ONT-Installation"
+    assert fallout.category == "resource" and fallouts.repairs_for(fallout) == ["fail"]
+    order.refresh_from_db()
+    assert order.state == "pendingCancellation"
+    visit = Product.objects.get(pk=order.items.get(item_id="1").product_id)
+    assert visit.status != "terminated"
+
+    repairs.fail_fallout(fallout=fallout, user=supervisor(django_user_model, "sup-2"), reason="visit reversed")
+    order.refresh_from_db()
+    visit.refresh_from_db()
+    assert order.state == "cancelled" and visit.status == "terminated"
+    assert MutationRequest.objects.get(pk=response.json()["id"]).state == "applied"
