@@ -8,7 +8,7 @@ from orders.services import fallouts, mutations, repairs
 
 from .bodies import item, order_body
 from .flows import service_orders, submit, superfibre
-from .test_mutations import cancel, cancel_at_som, line_of, supervisor
+from .test_mutations import amend, cancel, cancel_at_som, line_of, supervisor
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -138,3 +138,27 @@ def test_a_built_service_that_cannot_be_undone_goes_to_an_agent_before_the_order
     visit.refresh_from_db()
     assert order.state == "cancelled" and visit.status == "terminated"
     assert MutationRequest.objects.get(pk=response.json()["id"]).state == "applied"
+
+
+def test_an_item_being_cancelled_cannot_be_amended(web, som):
+    # given: the installation is being cancelled (its visit runs on at SOM with the static IP, to be undone)
+    body = order_body("c-amend", customer="CUST-3003", productOrderItem=[
+        item("1", offering="PO-INSTALL", place="ADDR-3003", installationType="standard", appointment="APT-5"),
+        item("2", offering="PO-STATIC-IP", place="ADDR-3003", ipVersion="IPv4")])
+    order = submit(web.channel, body)
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    cancel(web, order.pk, items=["1"])
+    order.refresh_from_db()
+    assert order.items.get(item_id="1").state == "pendingCancellation"
+    plans = order.plans.count()
+
+    # when: someone reschedules its visit
+    response = amend(web, order.pk, productOrderItem=[{"id": "1", "appointment": {"id": "APT-77"}}])
+
+    # then: refused, and nothing re-sent for it
+    assert response.status_code in (403, 409, 422), response.content
+    assert "cancellation of it is under way" in str(response.json())
+    order.refresh_from_db()
+    assert order.items.get(item_id="1").appointment["id"] == "APT-5" and order.plans.count() == plans
