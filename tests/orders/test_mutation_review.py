@@ -162,3 +162,31 @@ def test_an_item_being_cancelled_cannot_be_amended(web, som):
     assert "cancellation of it is under way" in str(response.json())
     order.refresh_from_db()
     assert order.items.get(item_id="1").appointment["id"] == "APT-5" and order.plans.count() == plans
+
+
+def test_a_commercial_amendment_without_the_customers_consent_is_refused(web, som):
+    order = submit(web.channel, superfibre("a-consent", wifiManagement=False))
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    upgrade = [{"id": "1", "product": {"productCharacteristic": [{"name": "routerModel", "value": "FritzBox 7590"}]}}]
+
+    response = amend(web, order.pk, productOrderItem=upgrade)
+
+    assert response.status_code == 400, response.content
+    assert "customerConsentRef" in str(response.json())
+    assert not MutationRequest.objects.filter(order=order).exists()
+    assert amend(web, order.pk, productOrderItem=upgrade, customerConsentRef="CALL-9").status_code == 201
+
+
+def test_the_stale_guard_of_an_approval_covers_the_prices_the_approver_saw():
+    seen = mutations.Assessment(
+        kind="amendment", decision="approval", policy_rule="A1", reason="", compensation=False, execution_point="",
+        impact={"services": [{"ref": "3", "change": "modify"}],
+                "prices": {"1": {"before": [{"name": "Monthly fee", "amount": "39.99"}],
+                                 "after": [{"name": "Monthly fee", "amount": "44.99"}]}}})
+    now = mutations.Assessment(**{**seen.__dict__, "impact": {**seen.impact, "prices": {"1": {
+        "before": [{"name": "Monthly fee", "amount": "79.98"}], "after": [{"name": "Monthly fee", "amount": "89.98"}]}}}})
+    same = mutations.Assessment(**{**seen.__dict__, "impact": {**seen.impact}})
+    assert now.signature != seen.signature
+    assert same.signature == seen.signature
