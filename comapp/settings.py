@@ -270,6 +270,7 @@ COM_ORDER_CHECKS = [
     "orders.check_rules.CreditCheck",
     "orders.check_rules.FraudVelocityCheck",
     "orders.check_rules.DuplicateOrderCheck",
+    "orders.check_rules.AppointmentCheck",
 ]
 COM_MAX_PRODUCTS_PER_ACCOUNT = int(os.environ.get("COM_MAX_PRODUCTS_PER_ACCOUNT", 10))
 COM_FRAUD_VELOCITY_MAX_ORDERS = int(os.environ.get("COM_FRAUD_VELOCITY_MAX_ORDERS", 5))

@@ -3,11 +3,13 @@ leave to a person), when it is done, and the guards on amendments and the task r
 import pytest
 
 from inventory.models import Product
+from orders.check_rules import AppointmentCheck
 from orders.models import BillingIntent, Fallout, MutationRequest, ServiceOrderItem
-from orders.services import fallouts, mutations, repairs
+from orders.services import amendments, fallouts, mutations, repairs
+from orders.services.checks import configured_checks
 
 from .bodies import item, order_body
-from .flows import service_orders, submit, superfibre
+from .flows import installation, service_orders, submit, superfibre
 from .test_mutations import amend, cancel, cancel_at_som, line_of, supervisor
 
 pytestmark = pytest.mark.usefixtures("demo")
@@ -190,3 +192,32 @@ def test_the_stale_guard_of_an_approval_covers_the_prices_the_approver_saw():
     same = mutations.Assessment(**{**seen.__dict__, "impact": {**seen.impact}})
     assert now.signature != seen.signature
     assert same.signature == seen.signature
+
+
+def test_every_check_an_amendment_touches_is_a_configured_check():
+    configured = {c.code for c in configured_checks()}
+    named = {code for codes in amendments.TOUCHES.values() for code in codes}
+    assert named - configured == set()
+
+
+def test_a_new_appointment_is_checked_again(web, som):
+    order = submit(web.channel, installation("r-appt"))
+    visit = order.items.get()
+    assert AppointmentCheck().run(order).outcome == "pass"
+    visit.appointment = {"id": "APT-8", "date": "2020-01-01T09:00:00Z"}
+    visit.save()
+    assert AppointmentCheck().run(order).reason_code == "APPOINTMENT_IN_PAST"
+    visit.appointment = None
+    visit.save()
+    assert AppointmentCheck().run(order).reason_code == "APPOINTMENT_MISSING"
+    visit.appointment = {"id": "APT-1"}
+    visit.save()
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+
+    response = amend(web, order.pk, productOrderItem=[{"id": "1", "appointment": {"id": "APT-77"}}])
+
+    assert response.json()["kind"] == "reschedule" and response.json()["impact"]["checks"] == ["appointment"]
+    run = order.check_runs.get(trigger="mutation")
+    assert run.checks == ["appointment"] and run.outcome == "pass"
