@@ -70,13 +70,17 @@ def open_cancellation(order: ProductOrder, mutation: MutationRequest, impact, *,
 
 
 def close_refused(order: ProductOrder, mutation: MutationRequest) -> None:
-    """A refused cancellation: back where they were."""
+    """A refused (rejected, stale, failed) cancellation: back where they were, then the states recomputed (an
+    item that fell out, or finished, while the cancellation was assessed decides where the order is now)."""
+    from .aggregation import refresh_states  # aggregation calls this module's steps
+
     if order.state == OrderState.ASSESSING_CANCELLATION:
         order.refuse_cancellation(order.cancellation_return_state or OrderState.IN_PROGRESS)
         save_with_reason(order, f"cancellation {mutation.pk} refused")
     for item in order.items.filter(state=ItemState.ASSESSING_CANCELLATION):
         item.refuse_cancellation(item.cancellation_return_state or ItemState.IN_PROGRESS)
         save_with_reason(item, f"cancellation {mutation.pk} refused")
+    refresh_states(order, actor="system")
 
 
 def _request_at_som(service_order: ServiceOrder, mutation: MutationRequest, *, actor: str) -> ServiceOrderCancellation:

@@ -10,7 +10,7 @@ from orders.services.checks import configured_checks
 
 from .bodies import item, order_body
 from .flows import installation, service_orders, submit, superfibre
-from .test_mutations import amend, cancel, cancel_at_som, line_of, supervisor
+from .test_mutations import amend, cancel, cancel_at_som, line_of, milestone, supervisor
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -221,3 +221,24 @@ def test_a_new_appointment_is_checked_again(web, som):
     assert response.json()["kind"] == "reschedule" and response.json()["impact"]["checks"] == ["appointment"]
     run = order.check_runs.get(trigger="mutation")
     assert run.checks == ["appointment"] and run.outcome == "pass"
+
+
+def test_a_refused_cancellation_returns_the_order_to_the_state_its_items_now_call_for(web, som, django_user_model):
+    # given: a cancellation waiting for a supervisor; meanwhile the visit fails and its item falls out
+    order = submit(web.channel, installation("c-fell"))
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    milestone(som, service_order, line_of(som, service_order, "ONT-Installation"), "assigned")
+    response = cancel(web, order.pk)
+    assert response.json()["decision"]["outcome"] == "approval"
+    som.fail_item(service_order, line_of(som, service_order, "ONT-Installation"))
+    order.refresh_from_db()
+    assert order.state == "assessingCancellation" and order.items.get().state == "held"
+
+    # when: the supervisor rejects the cancellation
+    mutations.reject_mutation(mutation_id=response.json()["id"], user=supervisor(django_user_model), comment="no")
+
+    # then: the order is held by its fallout, not inProgress
+    order.refresh_from_db()
+    assert order.state == "held" and order.state_reason_code == "FALLOUT"
