@@ -140,7 +140,7 @@ def request_mutation(*, order_id: str, draft: MutationDraft, actor: str, user=No
     """Record, assess and act on a mutation request; returns (request, created), or (assessment, False) for a
     dry run. Raises NotAllowed/ValidationFailed for what cannot be asked, PreconditionFailed (412) for a stale
     request whose decision changed, Conflict for a reused idempotency key."""
-    replay = _find_replay(order_id, draft)
+    replay = None if dry_run else _find_replay(order_id, draft)  # a dry run records nothing: nothing to replay
     if replay is not None:
         return replay, False
     try:
@@ -163,7 +163,7 @@ def request_mutation(*, order_id: str, draft: MutationDraft, actor: str, user=No
 
 def _request(*, order_id, draft, actor, user, dry_run):
     order = lock_order(order_id)
-    replay = _find_replay(order_id, draft)  # its twin, sent at the same time, may have committed meanwhile
+    replay = None if dry_run else _find_replay(order_id, draft)  # its twin may have committed meanwhile
     if replay is not None:
         raise _Replayed(replay)
     kind = draft.kind

@@ -242,3 +242,16 @@ def test_a_refused_cancellation_returns_the_order_to_the_state_its_items_now_cal
     # then: the order is held by its fallout, not inProgress
     order.refresh_from_db()
     assert order.state == "held" and order.state_reason_code == "FALLOUT"
+
+
+def test_a_dry_run_with_an_idempotency_key_already_used_previews(web, som):
+    order = submit(web.channel, installation("c-dry"))
+    body = {"productOrder": {"id": order.pk}, "reason": "typo", "notificationContact": "bob@example.org"}
+    url = "/tmf-api/productOrderingManagement/v4/amendProductOrder"
+    assert web.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="case-9").status_code == 201
+
+    response = web.post(url + "?dryRun=true", body, format="json", HTTP_IDEMPOTENCY_KEY="case-9")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["dryRun"] is True
+    assert MutationRequest.objects.filter(order=order).count() == 1
