@@ -167,6 +167,10 @@ def _request(*, order_id, draft, actor, user, dry_run):
     if replay is not None:
         raise _Replayed(replay)
     kind = draft.kind
+    if kind == MutationKind.CANCELLATION and draft.requested_date is not None and \
+            timezone.localdate(draft.requested_date) > timezone.localdate():
+        raise ValidationFailed("requestedCancellationDate is in the future: scheduled cancellation is not supported, "
+                               "send the cancellation on the day")
     items = _target_items(order, draft)
     if kind == MutationKind.CANCELLATION and order.mutations.filter(kind=kind, state__in=OPEN_MUTATION_STATES).exists():
         raise Conflict(f"A cancellation of {order.pk} is already open", code="CANCELLATION_OPEN")

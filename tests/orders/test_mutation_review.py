@@ -255,3 +255,16 @@ def test_a_dry_run_with_an_idempotency_key_already_used_previews(web, som):
     assert response.status_code == 200, response.content
     assert response.json()["dryRun"] is True
     assert MutationRequest.objects.filter(order=order).count() == 1
+
+
+def test_a_cancellation_requested_for_a_later_day_is_refused_rather_than_done_now(web):
+    order = submit(web.channel, superfibre("c-later"))
+    body = {"productOrder": {"id": order.pk}, "cancellationReason": "moving in June",
+            "requestedCancellationDate": "2099-06-01T00:00:00Z"}
+
+    response = web.post("/tmf-api/productOrderingManagement/v4/cancelProductOrder", body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert "scheduled cancellation is not supported" in response.json()["message"]
+    order.refresh_from_db()
+    assert order.state != "cancelled" and not MutationRequest.objects.filter(order=order).exists()
