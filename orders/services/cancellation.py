@@ -329,6 +329,9 @@ def finish_if_done(order: ProductOrder, items, *, actor: str) -> None:
         order.cancel()
         order.cancellation_date = timezone.now()
         order.cancellation_reason = ((cause.reason or cause.reason_code) if cause else "cancelled")[:300]
+        for fallout in order.fallouts.filter(resolved_at__isnull=True):  # order-level ones (stalled, checks)
+            fallouts.close_fallout(fallout, resolution="cancelled", user=None, actor=actor,
+                                   note=f"the order is cancelled ({cause.pk if cause else ''})")
     for mutation, covered in causes:
         if mutation.kind != MutationKind.CANCELLATION or mutation.state != MutationState.APPLYING:
             continue

@@ -268,3 +268,23 @@ def test_a_cancellation_requested_for_a_later_day_is_refused_rather_than_done_no
     assert "scheduled cancellation is not supported" in response.json()["message"]
     order.refresh_from_db()
     assert order.state != "cancelled" and not MutationRequest.objects.filter(order=order).exists()
+
+
+def test_a_cancelled_order_keeps_no_order_level_fallout_open(web, som):
+    order = submit(web.channel, installation("c-stalled"))
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    cancel(web, order.pk)
+    order.refresh_from_db()
+    assert order.state == "pendingCancellation"  # SOM is cancelling the visit
+    stalled = fallouts.open_order_fallout(order, stage="watchdog", reason_code="STALLED", actor="watchdog",
+                                          message="nothing heard from SOM")
+
+    cancel_at_som(som, service_order)
+
+    order.refresh_from_db()
+    stalled.refresh_from_db()
+    assert order.state == "cancelled"
+    assert stalled.resolved_at is not None and stalled.resolution == "cancelled"
+    assert not order.fallouts.filter(resolved_at__isnull=True).exists()
