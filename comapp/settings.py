@@ -213,19 +213,24 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+def _every(task: str, seconds: float) -> dict:
+    """A beat entry whose run expires if no worker starts it before the next one is due: under a backlog the
+    sweeps do not pile up behind it (the next run does the same work)."""
+    return {"task": f"orders.tasks.{task}", "schedule": seconds, "options": {"expires": seconds}}
+
+
 CELERY_BEAT_SCHEDULE = {
     # The sweeps: each finds work whose task was lost (or failed) and queues it again, never twice at once.
-    "relay-outbox": {"task": "orders.tasks.relay_outbox", "schedule": float(os.environ.get("COM_RELAY_SECONDS", 5))},
-    "sweep-inbound-events": {"task": "orders.tasks.sweep_inbound_events",
-                             "schedule": float(os.environ.get("COM_RELAY_SECONDS", 5))},
-    "resume-orders": {"task": "orders.tasks.resume_orders", "schedule": float(os.environ.get("COM_RESUME_SECONDS", 30))},
+    "relay-outbox": _every("relay_outbox", float(os.environ.get("COM_RELAY_SECONDS", 5))),
+    "sweep-inbound-events": _every("sweep_inbound_events", float(os.environ.get("COM_RELAY_SECONDS", 5))),
+    "resume-orders": _every("resume_orders", float(os.environ.get("COM_RESUME_SECONDS", 30))),
     # Service orders SOM is quiet about (or ended without saying how) are read back, and fall out if silent.
-    "read-back-service-orders": {"task": "orders.tasks.read_back_quiet_service_orders",
-                                 "schedule": float(os.environ.get("COM_READBACK_SWEEP_SECONDS", 60))},
+    "read-back-service-orders": _every("read_back_quiet_service_orders",
+                                       float(os.environ.get("COM_READBACK_SWEEP_SECONDS", 60))),
     # Orders waiting on nothing, with no one on them, are put in front of a person (STALLED).
-    "watchdog": {"task": "orders.tasks.watchdog", "schedule": float(os.environ.get("COM_WATCHDOG_SECONDS", 60))},
+    "watchdog": _every("watchdog", float(os.environ.get("COM_WATCHDOG_SECONDS", 60))),
     # COM's listener registered at the hub of each SOM that wants it.
-    "som-subscriptions": {"task": "orders.tasks.ensure_som_subscriptions", "schedule": 60.0},
+    "som-subscriptions": _every("ensure_som_subscriptions", 60.0),
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".celerybeat-schedule")
 
