@@ -96,7 +96,8 @@ def request_information(*, order: ProductOrder, user, reason: str) -> ProductOrd
     if len(order.notes) >= settings.COM_MAX_NOTES_PER_ORDER:
         raise ValidationFailed(f"Order {order.pk} has {len(order.notes)} notes, the most allowed")
     actor = actor_of(user)
-    order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": actor, "date": iso(timezone.now()),
+    order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": actor, "by": actor,
+                                  "date": iso(timezone.now()),
                                   "text": f"Information required: {text}"}]
     touch(order, reason="information requested")
     record_event(order, OrderEvent.Type.INFORMATION_REQUESTED, actor=actor, message=text,

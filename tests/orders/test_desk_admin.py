@@ -1,6 +1,7 @@
 """The order desk's screens: who may run which command, what the state refuses (a message, never an error
 page), the held and fallout queues, the order page, the impact preview before a change, the approvals queue
 with separation of duties, the fallout groups and the dashboard."""
+import json
 import re
 
 import pytest
@@ -9,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from orders import roles
-from orders.models import Fallout, MutationRequest, OrderEvent, ProductOrder
+from orders.models import Fallout, HubSubscription, MutationRequest, Notification, OrderEvent, ProductOrder
 
 from .flows import installation, submit, superfibre
 
@@ -245,6 +246,27 @@ def test_asking_for_information_and_adding_a_note_from_the_order_page(client, we
     assert {n["author"] for n in order.notes[-2:]} == {"user:agent"}
     page = html(order_page(client, order))
     assert "Called the customer" in page and "Information Requested" in page
+
+
+def test_the_desk_shows_which_channel_wrote_a_note_and_channels_never_see_staff_names(client, web):
+    order = held_for_credit(web)
+    HubSubscription.objects.create(channel=web.channel, callback="http://listener.test/web")
+    url = f"/tmf-api/productOrderingManagement/v4/productOrder/{order.pk}"
+    assert web.patch(url, {"note": [{"author": "Jane at the shop", "text": "Customer called back"}]},
+                     format="json").status_code == 200
+    login(client, "agent")
+    client.post(command_url(order, "note"), {"text": "Called the customer"})
+    client.post(command_url(order, "request-information"), {"reason": "Payslip for the credit check"})
+
+    page = html(order_page(client, order))
+    assert "<strong>Jane at the shop</strong> via channel:web" in page
+    assert "<strong>user:agent</strong>" in page
+
+    body = web.get(url).json()
+    assert [n["author"] for n in body["note"][-3:]] == ["Jane at the shop", "order desk", "order desk"]
+    told = json.dumps([n.payload for n in Notification.objects.filter(order=order)])
+    assert "Called the customer" in told  # the channel was told of the notes, without the name
+    assert "user:agent" not in json.dumps(body) and "user:agent" not in told
 
 
 def test_release_from_the_order_page_needs_a_reason(client, web):
