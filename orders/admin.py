@@ -477,7 +477,7 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry now", permissions=["command"])
     def retry(self, request, queryset):
-        run_command(self, request, queryset, "fallout", repairs.retry_fallout, "retried")
+        run_command(self, request, queryset, "fallout", repairs.retry_fallout_in_bulk, "retried")
 
     @admin.action(description="Give up on the items", permissions=["command"])
     def fail(self, request, queryset):

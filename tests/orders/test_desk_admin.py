@@ -12,7 +12,7 @@ from django.urls import reverse
 from orders import roles
 from orders.models import Fallout, HubSubscription, MutationRequest, Notification, OrderEvent, ProductOrder
 
-from .flows import installation, submit, superfibre
+from .flows import in_data_fallout, installation, submit, superfibre
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -480,6 +480,27 @@ def test_a_manual_completion_is_requested_from_the_fallout_and_decided_by_a_supe
     client.post(reverse("admin:orders_mutationrequest_decide", args=[mutation.pk]), {"_approve": "1"})
     assert ProductOrder.objects.get(pk=order.pk).state == "completed"
     assert Fallout.objects.get(pk=fallout.pk).resolution == "completedByHand"
+
+
+def test_the_bulk_retry_refuses_fallouts_that_need_a_correction_each(client, web, som):
+    data = [in_data_fallout(web, som, f"bad-{n}", customer)[1] for n, customer in enumerate(["CUST-1001", "CUST-3003"])]
+    _, resource = in_fallout(web, som, ext="inst-9", customer="CUST-4004")
+    login(client, "agent")
+
+    response = client.post(reverse("admin:orders_fallout_changelist"),
+                           {"action": "retry", "_selected_action": [f.pk for f in [*data, resource]],
+                            "reason": "all at once"}, follow=True)
+
+    said = messages_of(response)
+    assert f"Fallout {resource.pk}: retried" in said
+    assert [m for m in said if m.startswith(f"Fallout {data[0].pk}:")][0].endswith("one by one from each fallout's page")
+    assert all(Fallout.objects.get(pk=f.pk).is_open for f in data)
+    assert not Fallout.objects.get(pk=resource.pk).is_open
+
+    group = client.post(reverse("admin:orders_fallout_group_retry"),
+                        {"root_cause": data[0].root_cause, "reason": "all at once"}, follow=True)
+    assert any("data error" in m and "one by one" in m for m in messages_of(group))
+    assert all(Fallout.objects.get(pk=f.pk).is_open for f in data)
 
 
 def test_fallouts_of_one_root_cause_are_grouped_and_retried_together_each_audited(client, web, som):
