@@ -147,7 +147,9 @@ class ProductSpecificationAdmin(_FrozenVersionAdmin):
                           + "; the offerings that sold the old versions now sell them.")
 
 
-class PriceInline(admin.TabularInline):
+class PriceInline(_FrozenWhenInUse, admin.TabularInline):
+    """An offering's prices: view only once an order item was captured against its current version."""
+
     model = ProductOfferingPrice
     extra = 0
     fields = ("name", "price_type", "amount", "currency", "recurring_period")

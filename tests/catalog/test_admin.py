@@ -1,11 +1,15 @@
 """Catalog admin: editable by admins, a product or service specification version frozen once in use (its history
 included), and the new-version actions."""
 import json
+from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
 
-from catalog.models import ProductOffering, ProductSpecification, ServiceSpecification
+from catalog.models import ProductOffering, ProductOfferingPrice, ProductSpecification, ServiceSpecification
+from catalog.services import load_demo_catalog
+from comapp.errors import ValidationFailed
 
 
 @pytest.mark.django_db
@@ -217,3 +221,106 @@ class TestServiceSpecificationAdmin:
 
         assert "create_new_version" not in page
         assert ServiceSpecification.objects.filter(code="Internet-Access").count() == 1
+
+
+class _FormReader(HTMLParser):
+    """The fields of the admin change form as a browser would post them (inputs, checked boxes, selected options,
+    text areas), to change one field and post the rest as they are."""
+
+    def __init__(self):
+        super().__init__()
+        self.data: dict[str, list[str]] = {}
+        self._select = self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button", "file"):
+            if attrs.get("type") in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.data.setdefault(name, []).append(attrs.get("value") or ("on" if attrs.get("type") == "checkbox"
+                                                                          else ""))
+        elif tag == "select" and name:
+            self._select = name
+            self.data.setdefault(name, [])
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.data[self._select].append(attrs.get("value") or "")
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.data[name] = [""]
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.data[self._textarea][0] += data.lstrip("\n") if not self.data[self._textarea][0] else data
+
+
+def change_form(client, url) -> dict:
+    reader = _FormReader()
+    reader.feed(client.get(url).content.decode())
+    return {name: values if len(values) > 1 else (values[0] if values else "") for name, values in reader.data.items()
+            if name not in ("csrfmiddlewaretoken", "action", "select_across", "index")}
+
+
+def _price_amounts(offering) -> list[Decimal]:
+    return list(offering.prices.order_by("id").values_list("amount", flat=True))
+
+
+@pytest.mark.django_db
+class TestOfferingPrices:
+    @pytest.mark.parametrize("amount", ["0", "0.00", "-500.00"])
+    def test_a_price_of_zero_or_less_is_refused(self, admin_client_logged_in, demo_catalog, amount):
+        offering = ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200")
+        url = reverse("admin:catalog_productoffering_change", args=[offering.pk])
+        before = _price_amounts(offering)
+
+        response = admin_client_logged_in.post(url, {**change_form(admin_client_logged_in, url),
+                                                     "prices-0-amount": amount})
+
+        assert response.status_code == 200
+        assert "Ensure this value is greater than or equal to 0.01" in response.content.decode()
+        assert _price_amounts(offering) == before
+
+    def test_a_positive_price_of_an_offering_version_not_in_use_is_changed(self, admin_client_logged_in,
+                                                                          demo_catalog):
+        offering = ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200")
+        url = reverse("admin:catalog_productoffering_change", args=[offering.pk])
+
+        response = admin_client_logged_in.post(url, {**change_form(admin_client_logged_in, url),
+                                                     "prices-0-amount": "41.99"})
+
+        assert response.status_code == 302, response.content.decode()[-3000:]
+        assert _price_amounts(offering)[0] == Decimal("41.99")
+
+    def test_the_prices_of_an_offering_version_in_use_are_read_only(self, admin_client_logged_in, demo_catalog,
+                                                                   capture_item):
+        offering = ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200")
+        url = reverse("admin:catalog_productoffering_change", args=[offering.pk])
+        form = change_form(admin_client_logged_in, url)
+        capture_item(offering)
+        before = _price_amounts(offering)
+
+        page = admin_client_logged_in.get(url).content.decode()
+        admin_client_logged_in.post(url, {**form, "prices-0-amount": "1.00", "prices-TOTAL_FORMS": "3",
+                                          "prices-2-name": "Sneaky", "prices-2-price_type": "oneTime",
+                                          "prices-2-amount": "-50", "prices-2-currency": "EUR"})
+
+        assert 'name="prices-0-amount"' not in page and "39.99" in page
+        assert _price_amounts(offering) == before
+
+    def test_the_catalog_service_refuses_a_price_of_zero_or_less(self, monkeypatch):
+        from catalog import demo
+
+        free = [{**data, "prices": [{**price, "amount": Decimal("0.00")} for price in data["prices"]]}
+                for data in demo.PRODUCT_OFFERINGS]
+        monkeypatch.setattr(demo, "PRODUCT_OFFERINGS", free)
+
+        with pytest.raises(ValidationFailed, match="amount"):
+            load_demo_catalog()
+
+        assert not ProductOfferingPrice.objects.exists() and not ProductOffering.objects.exists()
