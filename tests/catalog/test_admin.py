@@ -324,3 +324,84 @@ class TestOfferingPrices:
             load_demo_catalog()
 
         assert not ProductOfferingPrice.objects.exists() and not ProductOffering.objects.exists()
+
+
+def _messages(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, m.message) for m in response.context["messages"]]
+
+
+@pytest.mark.django_db
+class TestCatalogRefusals:
+    """What the catalog service refuses is a message on the page, never a server error, and changes nothing."""
+
+    def test_a_new_product_specification_version_the_service_refuses_is_an_error_message(
+            self, admin_client_logged_in, demo_catalog):
+        offering = ProductOffering.objects.get(offering_id="PO-STATIC-IP")
+        ProductOffering.objects.filter(pk=offering.pk).update(version="2025-a")
+        before = ProductSpecification.objects.count()
+
+        response = admin_client_logged_in.post(
+            reverse("admin:catalog_productspecification_changelist"),
+            {"action": "create_new_version", "_selected_action": [offering.specification.pk]}, follow=True)
+
+        assert response.status_code == 200
+        [(level, text)] = _messages(response)
+        assert level == "error" and "2025-a" in text and "not a whole number" in text
+        assert ProductSpecification.objects.count() == before
+
+    def test_a_new_service_specification_version_the_service_refuses_is_an_error_message(
+            self, admin_client_logged_in, demo_catalog):
+        ProductOffering.objects.filter(offering_id="PO-SUPERFIBRE-200").update(version="2025-a")
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+        before = (ServiceSpecification.objects.count(), ProductSpecification.objects.count())
+
+        response = admin_client_logged_in.post(
+            reverse("admin:catalog_servicespecification_changelist"),
+            {"action": "create_new_version", "_selected_action": [internet.pk]}, follow=True)
+
+        assert response.status_code == 200
+        [(level, text)] = _messages(response)
+        assert level == "error" and "Internet-Access" in text and "2025-a" in text
+        assert (ServiceSpecification.objects.count(), ProductSpecification.objects.count()) == before
+
+    def test_an_edit_the_service_refuses_is_an_error_message_and_changes_nothing(
+            self, admin_client_logged_in, demo_catalog, capture_item, monkeypatch):
+        from catalog.admin import ServiceSpecificationForm
+
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+        url = reverse("admin:catalog_servicespecification_change", args=[static_ip.pk])
+        validated = ServiceSpecificationForm.clean
+
+        def an_order_is_captured_meanwhile(form):
+            # another process captures an order naming this version between the form's checks and the save
+            capture_item(ProductOffering.objects.get(offering_id="PO-STATIC-IP"))
+            return validated(form)
+
+        monkeypatch.setattr(ServiceSpecificationForm, "clean", an_order_is_captured_meanwhile)
+        response = admin_client_logged_in.post(url, _service_form(static_ip, max_retries=7), follow=True)
+
+        assert response.status_code == 200
+        messages = _messages(response)
+        assert [level for level, _ in messages] == ["error"] and "frozen" in messages[0][1]
+        static_ip.refresh_from_db()
+        assert static_ip.max_retries != 7 and static_ip.history.count() == 1
+
+    def test_both_new_version_actions_need_the_right_to_repoint_offerings(self, client, django_user_model,
+                                                                          demo_catalog):
+        from django.contrib.auth.models import Permission
+
+        user = django_user_model.objects.create_user(username="specs", password="pw", is_staff=True)
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label="catalog").exclude(
+            codename="change_productoffering"))
+        client.force_login(user)
+        spec = ProductOffering.objects.get(offering_id="PO-STATIC-IP").specification
+        before = ProductSpecification.objects.count()
+
+        for model, pk in (("productspecification", spec.pk),
+                          ("servicespecification", ServiceSpecification.objects.get(code="Static-IP").pk)):
+            url = reverse(f"admin:catalog_{model}_changelist")
+            assert "create_new_version" not in client.get(url).content.decode()
+            client.post(url, {"action": "create_new_version", "_selected_action": [pk]})
+
+        assert ProductSpecification.objects.count() == before
+        assert ServiceSpecification.objects.filter(code="Static-IP").count() == 1
