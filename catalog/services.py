@@ -17,6 +17,7 @@ from catalog.models import (
     ProductSpecification,
     ServiceSpecification,
 )
+from catalog.selectors import dependency_cycle
 from comapp.errors import NotAllowed, NotFound, Problem, ValidationFailed
 
 
@@ -135,6 +136,9 @@ def _latest_versions(codes: list[str], *, of: str) -> list[ServiceSpecification]
         latest[service.code] = service
     problems = [Problem("depends_on", f"No service specification {code}") for code in codes if code not in latest]
     problems += [Problem("depends_on", f"{of} cannot depend on itself") for code in codes if code == of]
+    cycle = [] if of in codes else dependency_cycle(of, codes)
+    if cycle:
+        problems.append(Problem("depends_on", "a dependency loop: " + " → ".join(cycle)))
     if problems:
         raise ValidationFailed(problems=problems)
     return [latest[code] for code in codes]

@@ -405,3 +405,60 @@ class TestCatalogRefusals:
 
         assert ProductSpecification.objects.count() == before
         assert ServiceSpecification.objects.filter(code="Static-IP").count() == 1
+
+
+@pytest.mark.django_db
+class TestServiceSpecificationChecks:
+    def test_the_list_asks_the_same_number_of_queries_whatever_the_number_of_rows(self, admin_client_logged_in,
+                                                                                 demo_catalog, capture_item):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        capture_item(ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200"))
+        url = reverse("admin:catalog_servicespecification_changelist")
+
+        def queries() -> int:
+            with CaptureQueriesContext(connection) as context:
+                page = admin_client_logged_in.get(url)
+            assert page.status_code == 200
+            return len(context)
+
+        few = queries()
+        for n in range(6):
+            ServiceSpecification.objects.create(code=f"Extra-{n}", name=f"Extra {n}")
+        page = admin_client_logged_in.get(url).content.decode()
+
+        assert queries() == few
+        # the column still says which versions are frozen: Internet-Access is named by the captured item's spec
+        def frozen_cell(code):
+            return page[page.index(f">{code}<"):].split("</tr>")[0].split("<td")[-1]
+
+        assert "icon-yes" in frozen_cell("Internet-Access") and "icon-no" in frozen_cell("Extra-0")
+
+    def test_the_som_must_be_one_that_is_configured(self, admin_client_logged_in, demo_catalog, settings):
+        settings.COM_SOM_ENDPOINTS = {"default": {"url": "http://som.test", "secret": "s"},
+                                      "mobile": {"url": "http://mobile.test", "secret": "m"}}
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+        url = reverse("admin:catalog_servicespecification_change", args=[static_ip.pk])
+
+        refused = admin_client_logged_in.post(url, _service_form(static_ip, som="nowhere"))
+        assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+        static_ip.refresh_from_db()
+        assert static_ip.som == "default"
+
+        assert admin_client_logged_in.post(url, _service_form(static_ip, som="mobile")).status_code == 302
+        static_ip.refresh_from_db()
+        assert static_ip.som == "mobile"
+
+    def test_a_dependency_cycle_through_other_services_is_refused(self, admin_client_logged_in, demo_catalog):
+        # Static-IP depends on Internet-Access: Internet-Access depending on Static-IP closes a loop
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+        url = reverse("admin:catalog_servicespecification_change", args=[internet.pk])
+        before = sorted(d.code for d in internet.depends_on.all())
+
+        response = admin_client_logged_in.post(url, _service_form(internet, depends_on=[static_ip.pk]))
+
+        assert response.status_code == 200
+        assert "Internet-Access → Static-IP → Internet-Access" in response.content.decode()
+        assert sorted(d.code for d in internet.depends_on.all()) == before
