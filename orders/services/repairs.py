@@ -226,15 +226,15 @@ def _refuse_unless_group_safe(categories, what: str) -> None:
     unsafe = sorted({c for c in categories if c not in GROUP_SAFE})
     if unsafe:
         names = " and ".join(FalloutCategory(c).label.lower() for c in unsafe)
-        raise NotAllowed(f"{what} is {names}: each needs its own correction or catalog fix before it is sent "
-                         "again; repair them one by one from each fallout's page")
+        raise NotAllowed(f"{what} is {names}: such a fallout needs its own correction or catalog fix before it "
+                         "is sent again; retry it from its own page, one by one")
 
 
 @transaction.atomic
 def retry_fallout_in_bulk(*, fallout: Fallout, user, reason: str = "") -> str:
     """``retry_fallout`` for a fallout selected with others (a bulk action): NotAllowed unless its class is one
     a retry without a look is safe for (``GROUP_SAFE``)."""
-    _refuse_unless_group_safe([fallout.category], f"Fallout {fallout.pk}")
+    _refuse_unless_group_safe([fallout.category], "Its class")
     return retry_fallout(fallout=fallout, user=user, reason=reason)
 
 
