@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -133,7 +134,17 @@ AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", 15)))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# Behind a proxy set AXES_IPWARE_META_PRECEDENCE_ORDER (see django-axes) so the client's address is used.
+# Behind a reverse proxy, the address is the one the proxy saw (comapp.client_address): set
+# AXES_IPWARE_META_PRECEDENCE_ORDER (e.g. HTTP_X_FORWARDED_FOR,REMOTE_ADDR) and AXES_IPWARE_PROXY_COUNT (how many
+# proxies are in front of COM). Unset, the connecting address counts, which behind a proxy is the proxy's.
+AXES_CLIENT_IP_CALLABLE = "comapp.client_address.client_address"
+AXES_IPWARE_META_PRECEDENCE_ORDER = tuple(env_list("AXES_IPWARE_META_PRECEDENCE_ORDER", "REMOTE_ADDR"))
+try:
+    AXES_IPWARE_PROXY_COUNT = int(os.environ["AXES_IPWARE_PROXY_COUNT"]) if os.environ.get(
+        "AXES_IPWARE_PROXY_COUNT", "").strip() else None
+except ValueError:
+    raise ImproperlyConfigured("AXES_IPWARE_PROXY_COUNT must be a whole number: how many proxies are in front "
+                               "of COM") from None
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

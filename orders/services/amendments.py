@@ -101,7 +101,8 @@ def _change_order(order: ProductOrder, changes: dict, *, actor: str, mutation=No
             done.append(f"{name}: {getattr(order, name)!s} -> {value!s}")
             setattr(order, name, value)
     for text in (changes.get("order") or {}).get("notes") or []:
-        order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": actor, "date": iso(timezone.now()),
+        order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": actor, "by": actor,
+                                      "date": iso(timezone.now()),
                                       "text": text}]
         done.append("note added")
     if done:
