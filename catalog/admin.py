@@ -3,11 +3,16 @@ against is frozen, and so is a service specification (CFS) version such a specif
 only by creating a new version (the "Create a new version" actions). A frozen version's history is read-only
 too: django-simple-history's revert form would otherwise write an old version over it."""
 from django import forms
-from django.contrib import admin
+from django.apps import apps
+from django.conf import settings
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+from django.http import HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
 
 from catalog import services
+from catalog.selectors import dependency_cycle
 from catalog.models import (
     DecompositionRule,
     ProductOffering,
@@ -16,6 +21,7 @@ from catalog.models import (
     ProductSpecification,
     ServiceSpecification,
 )
+from comapp.errors import ComError
 
 
 class _FrozenVersionAdmin(SimpleHistoryAdmin):
@@ -38,7 +44,26 @@ class _FrozenVersionAdmin(SimpleHistoryAdmin):
         return not self.has_change_permission(request, obj) or super().revert_disabled(request, obj)
 
 
+def _each(model_admin, request, targets, command) -> list:
+    """Run a catalog command on each target (each in its own transaction); a refusal is an error message naming
+    the target, and changes nothing of it. Returns what the commands returned."""
+    done = []
+    for target in targets:
+        try:
+            done.append(command(target))
+        except ComError as error:
+            model_admin.message_user(request, f"{target}: {error.message}", level=messages.ERROR)
+    return done
+
+
+def _som_choices():
+    return [(key, key) for key in settings.COM_SOM_ENDPOINTS]
+
+
 class ServiceSpecificationForm(forms.ModelForm):
+    # Only a SOM COM is configured to reach (COM_SOM_ENDPOINTS) can build a service.
+    som = forms.ChoiceField(choices=_som_choices, help_text=ServiceSpecification._meta.get_field("som").help_text)
+
     class Meta:
         model = ServiceSpecification
         fields = "__all__"
@@ -55,6 +80,10 @@ class ServiceSpecificationForm(forms.ModelForm):
         code = self.instance.code or self.cleaned_data.get("code")
         if any(dependency.code == code for dependency in depends_on):
             raise forms.ValidationError(f"{code} cannot depend on itself.")
+        cycle = dependency_cycle(code, [dependency.code for dependency in depends_on]) if code else []
+        if cycle:
+            raise forms.ValidationError(f"A dependency loop: {' → '.join(cycle)}. A service cannot wait, even "
+                                        "through others, for itself.")
         return depends_on
 
 
@@ -68,9 +97,17 @@ class ServiceSpecificationAdmin(_FrozenVersionAdmin):
     filter_horizontal = ("depends_on",)
     actions = ["create_new_version"]
 
+    def get_queryset(self, request):
+        # ``in_use`` as one annotation of the list's query, not two queries per row.
+        order_items = apps.get_model("orders", "ServiceOrderItem")
+        return super().get_queryset(request).annotate(frozen_annotated=Exists(
+            DecompositionRule.objects.filter(service_specification=OuterRef("pk"),
+                                             specification__order_items__isnull=False)
+        ) | Exists(order_items.objects.filter(service_specification=OuterRef("pk"))))
+
     @admin.display(boolean=True, description="in use (frozen)")
     def frozen(self, obj):
-        return obj.in_use
+        return obj.frozen_annotated
 
     def get_readonly_fields(self, request, obj=None):
         # The code and version name the row: a new version is made by the action, never by renumbering.
@@ -79,11 +116,28 @@ class ServiceSpecificationAdmin(_FrozenVersionAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             return super().save_model(request, obj, form, change)
-        services.update_service_specification(
-            specification=obj, actor_name=request.user.get_username(),
-            changes={name: form.cleaned_data[name] for name in form.changed_data if name in services.SERVICE_SETTINGS},
-            depends_on=([d.code for d in form.cleaned_data["depends_on"]] if "depends_on" in form.changed_data
-                        else None))
+        try:
+            services.update_service_specification(
+                specification=obj, actor_name=request.user.get_username(),
+                changes={name: form.cleaned_data[name] for name in form.changed_data
+                         if name in services.SERVICE_SETTINGS},
+                depends_on=([d.code for d in form.cleaned_data["depends_on"]] if "depends_on" in form.changed_data
+                            else None))
+        except ComError as error:
+            # The service changed nothing (its transaction rolled back): say why, and neither log a change nor
+            # announce one (``log_change``, ``response_change``).
+            request._catalog_refused = True
+            self.message_user(request, error.message, level=messages.ERROR)
+
+    def log_change(self, request, obj, message):
+        if not getattr(request, "_catalog_refused", False):
+            return super().log_change(request, obj, message)
+        return None
+
+    def response_change(self, request, obj):
+        if getattr(request, "_catalog_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     def save_related(self, request, form, formsets, change):
         if not change:  # on a change, update_service_specification has set the dependencies
@@ -96,11 +150,13 @@ class ServiceSpecificationAdmin(_FrozenVersionAdmin):
 
     @admin.action(description="Create a new version", permissions=["revise"])
     def create_new_version(self, request, queryset):
-        revised = [services.revise_service_specification(code=code, actor_name=request.user.get_username())
-                   for code in sorted(set(queryset.values_list("code", flat=True)))]
-        self.message_user(request, "Created " + "; ".join(str(revision) for revision in revised)
-                          + ". The offerings that sold the old versions now sell the new ones; orders already "
-                            "captured keep the versions they were captured with.")
+        revised = _each(self, request, sorted(set(queryset.values_list("code", flat=True))),
+                        lambda code: services.revise_service_specification(
+                            code=code, actor_name=request.user.get_username()))
+        if revised:
+            self.message_user(request, "Created " + "; ".join(str(revision) for revision in revised)
+                              + ". The offerings that sold the old versions now sell the new ones; orders already "
+                                "captured keep the versions they were captured with.")
 
 
 class _FrozenWhenInUse:
@@ -139,15 +195,22 @@ class ProductSpecificationAdmin(_FrozenVersionAdmin):
     inlines = [CharacteristicInline, DecompositionRuleInline]
     actions = ["create_new_version"]
 
-    @admin.action(description="Create a new version", permissions=["add"])
+    def has_revise_permission(self, request):
+        # A new version repoints the offerings that sold the old one, as a new CFS version does.
+        return request.user.has_perms(["catalog.add_productspecification", "catalog.change_productoffering"])
+
+    @admin.action(description="Create a new version", permissions=["revise"])
     def create_new_version(self, request, queryset):
-        created = [services.revise_specification(specification=spec, actor_name=request.user.get_username())
-                   for spec in queryset]
-        self.message_user(request, "Created " + ", ".join(str(spec) for spec in created)
-                          + "; the offerings that sold the old versions now sell them.")
+        created = _each(self, request, list(queryset), lambda spec: services.revise_specification(
+            specification=spec, actor_name=request.user.get_username()))
+        if created:
+            self.message_user(request, "Created " + ", ".join(str(spec) for spec in created)
+                              + "; the offerings that sold the old versions now sell them.")
 
 
-class PriceInline(admin.TabularInline):
+class PriceInline(_FrozenWhenInUse, admin.TabularInline):
+    """An offering's prices: view only once an order item was captured against its current version."""
+
     model = ProductOfferingPrice
     extra = 0
     fields = ("name", "price_type", "amount", "currency", "recurring_period")

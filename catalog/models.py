@@ -16,6 +16,9 @@ which new versions of the product specifications using it name and the offerings
 is decomposed and replanned with the whole catalog as it was captured: its product specification
 versions, their rules, and the CFS versions those rules name.
 """
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -191,6 +194,12 @@ class ProductOffering(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.offering_id} v{self.version})"
 
+    @property
+    def in_use(self) -> bool:
+        """True once an order item was captured against this version of the offering: its prices are frozen
+        (a price change waits for the next version, ``services.revise_specification``)."""
+        return self.order_items.filter(offering_version=self.version).exists()
+
     def is_orderable_at(self, when) -> bool:
         if self.lifecycle_status != LifecycleStatus.ACTIVE or not self.is_sellable:
             return False
@@ -207,7 +216,8 @@ class ProductOfferingPrice(models.Model):
     offering = models.ForeignKey(ProductOffering, on_delete=models.CASCADE, related_name="prices")
     name = models.CharField(max_length=120)
     price_type = models.CharField(max_length=20, choices=PriceType.choices)
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    # A charge of nothing or less is a mistake (an order priced at -500.00 was once billed): at least a cent.
+    amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField(max_length=3, default="EUR")
     recurring_period = models.CharField(max_length=20, blank=True, help_text="e.g. month")
     condition_characteristic = models.CharField(

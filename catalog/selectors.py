@@ -4,7 +4,7 @@ from datetime import datetime
 from django.db.models import Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
-from catalog.models import DecompositionRule, ProductOffering, ProductSpecification
+from catalog.models import DecompositionRule, ProductOffering, ProductSpecification, ServiceSpecification
 from comapp.errors import NotAllowed, NotFound, ValidationFailed
 
 OFFERING_FILTERS = {
@@ -83,3 +83,33 @@ def specification_version(*, spec_id: str, version: int) -> ProductSpecification
     if specification is None:
         raise NotFound(f"No version {version} of product specification {spec_id}")
     return specification
+
+
+def dependency_cycle(code: str, depends_on: list[str]) -> list[str]:
+    """The loop ``code`` would close if it depended on the codes ``depends_on`` (``[code, ..., code]``), or ``[]``.
+
+    A CFS depends on another by code, whichever version an order builds: the loop is looked for among the latest
+    version of every other code.
+    """
+    needs: dict[str, set[str]] = {}
+    for service in ServiceSpecification.objects.order_by("code", "version").prefetch_related("depends_on"):
+        needs[service.code] = {d.code for d in service.depends_on.all()}  # the latest version wins
+    needs[code] = set(depends_on)
+    path, seen = [code], set()
+
+    def walk(current: str) -> bool:
+        for following in sorted(needs.get(current, ())):
+            if following == code:
+                path.append(code)
+                return True
+            if following in seen:
+                continue
+            seen.add(following)
+            path.append(following)
+            if walk(following):
+                return True
+            path.pop()
+        return False
+
+    return path if walk(code) else []
+

@@ -17,6 +17,7 @@ from catalog.models import (
     ProductSpecification,
     ServiceSpecification,
 )
+from catalog.selectors import dependency_cycle
 from comapp.errors import NotAllowed, NotFound, Problem, ValidationFailed
 
 
@@ -135,6 +136,9 @@ def _latest_versions(codes: list[str], *, of: str) -> list[ServiceSpecification]
         latest[service.code] = service
     problems = [Problem("depends_on", f"No service specification {code}") for code in codes if code not in latest]
     problems += [Problem("depends_on", f"{of} cannot depend on itself") for code in codes if code == of]
+    cycle = [] if of in codes else dependency_cycle(of, codes)
+    if cycle:
+        problems.append(Problem("depends_on", "a dependency loop: " + " → ".join(cycle)))
     if problems:
         raise ValidationFailed(problems=problems)
     return [latest[code] for code in codes]
@@ -279,15 +283,27 @@ def _load_product_offerings() -> int:
             valid_from=data.get("valid_from", demo.SELLING_FROM), valid_to=data.get("valid_to"),
         )
         ProductOfferingPrice.objects.bulk_create(
-            ProductOfferingPrice(offering=offering, **price) for price in data["prices"]
+            _valid_price(ProductOfferingPrice(offering=offering, **price)) for price in data["prices"]
         )
         created += 1
     return created
 
 
+def _valid_price(price: ProductOfferingPrice) -> ProductOfferingPrice:
+    """The price, if its fields are valid (an amount of at least 0.01); ValidationFailed otherwise."""
+    try:
+        price.full_clean()
+    except DjangoValidationError as error:
+        raise ValidationFailed(problems=[
+            Problem(f"{price.offering.offering_id}.prices.{field}", message)
+            for field, messages in error.message_dict.items() for message in messages]) from None
+    return price
+
+
 @transaction.atomic
 def load_demo_catalog() -> DemoCatalogResult:
-    """Create whatever of the demo catalog is missing, leaving existing rows alone; raises nothing."""
+    """Create whatever of the demo catalog is missing, leaving existing rows alone; ValidationFailed (and nothing
+    created) for an invalid price."""
     return DemoCatalogResult(
         service_specifications=_load_service_specifications(),
         product_specifications=_load_product_specifications(),

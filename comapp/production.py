@@ -2,11 +2,14 @@
 
 Everything in ``comapp.settings`` plus the hardening ``manage.py check --deploy`` asks for. Nothing of the
 demo is usable here: every secret and every address comes from the environment (``require_env`` refuses
-to start without one, or with a demo default; ``require_som_endpoints`` checks each SOM's secret), demo
+to start without one, or with a demo default; ``refuse_demo_address`` refuses the demo's addresses;
+``require_som_endpoints`` checks each SOM's secret and address), demo
 data cannot be loaded (``COM_DEMO_DATA_ALLOWED``), and webhooks to private, loopback and link-local
 addresses are refused unless ``COM_WEBHOOK_ALLOW_PRIVATE``.
 """
+import ipaddress
 import os
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -15,6 +18,35 @@ DEMO_VALUES = {
     "SECRET_KEY": {"insecure-dev-key-change-me-in-production-0123456789abcdef"},
     "SOM_EVENT_SECRET": {"somsim-demo-secret"},
 }
+
+
+# The demo's addresses: the SOM simulator's port on this host (``make run``'s SOM_PORT default).
+DEMO_SOM_PORT = 8100
+
+
+def _loopback(host: str) -> bool:
+    host = (host or "").strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_demo_address(name: str, url: str, *, som: bool) -> None:
+    """ImproperlyConfigured for the demo's addresses: a public URL on loopback (channels follow its hrefs and
+    cannot reach this host's loopback), a SOM at the simulator's port on this host. A SOM on this host at another
+    port stays allowed: an adapter beside COM is a deployment choice."""
+    parsed = urlsplit(url)
+    if not _loopback(parsed.hostname or ""):
+        return
+    if not som:
+        raise ImproperlyConfigured(f"{name} is a loopback address (the demo's): it is the base of the hrefs channels "
+                                   "follow; set the address they reach COM at.")
+    if (parsed.port or (443 if parsed.scheme == "https" else 80)) == DEMO_SOM_PORT:
+        raise ImproperlyConfigured(f"{name} is the demo SOM simulator's address (port {DEMO_SOM_PORT} on this host); "
+                                   "set your SOM's.")
 
 
 def require_env(name: str) -> str:
@@ -39,6 +71,7 @@ def require_som_endpoints(endpoints: dict) -> None:
             raise ImproperlyConfigured(f"COM_SOM_ENDPOINTS[{key!r}] must be an object {{url, secret}}.")
         if not str(value.get("url") or "").strip():
             raise ImproperlyConfigured(f"COM_SOM_ENDPOINTS[{key!r}] needs a url.")
+        refuse_demo_address(f"COM_SOM_ENDPOINTS[{key!r}]", str(value["url"]), som=True)
         secret = str(value.get("secret") or "").strip()
         if not secret:
             raise ImproperlyConfigured(f"COM_SOM_ENDPOINTS[{key!r}] needs the secret its events are signed with.")
@@ -53,6 +86,9 @@ _SOM_FROM_JSON = bool(os.environ.get("COM_SOM_ENDPOINTS", "").strip())
 for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL", "COM_PUBLIC_URL",
               *(() if _SOM_FROM_JSON else ("COM_SOM_URL", "SOM_EVENT_SECRET"))):
     require_env(_name)
+refuse_demo_address("COM_PUBLIC_URL", require_env("COM_PUBLIC_URL"), som=False)
+if not _SOM_FROM_JSON:
+    refuse_demo_address("COM_SOM_URL", require_env("COM_SOM_URL"), som=True)
 
 from .settings import *  # noqa: E402,F401,F403
 from .settings import COM_SOM_ENDPOINTS, env_bool, env_list  # noqa: E402

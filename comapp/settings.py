@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -133,7 +134,17 @@ AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", 15)))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# Behind a proxy set AXES_IPWARE_META_PRECEDENCE_ORDER (see django-axes) so the client's address is used.
+# Behind a reverse proxy, the address is the one the proxy saw (comapp.client_address): set
+# AXES_IPWARE_META_PRECEDENCE_ORDER (e.g. HTTP_X_FORWARDED_FOR,REMOTE_ADDR) and AXES_IPWARE_PROXY_COUNT (how many
+# proxies are in front of COM). Unset, the connecting address counts, which behind a proxy is the proxy's.
+AXES_CLIENT_IP_CALLABLE = "comapp.client_address.client_address"
+AXES_IPWARE_META_PRECEDENCE_ORDER = tuple(env_list("AXES_IPWARE_META_PRECEDENCE_ORDER", "REMOTE_ADDR"))
+try:
+    AXES_IPWARE_PROXY_COUNT = int(os.environ["AXES_IPWARE_PROXY_COUNT"]) if os.environ.get(
+        "AXES_IPWARE_PROXY_COUNT", "").strip() else None
+except ValueError:
+    raise ImproperlyConfigured("AXES_IPWARE_PROXY_COUNT must be a whole number: how many proxies are in front "
+                               "of COM") from None
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -213,19 +224,24 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+def _every(task: str, seconds: float) -> dict:
+    """A beat entry whose run expires if no worker starts it before the next one is due: under a backlog the
+    sweeps do not pile up behind it (the next run does the same work)."""
+    return {"task": f"orders.tasks.{task}", "schedule": seconds, "options": {"expires": seconds}}
+
+
 CELERY_BEAT_SCHEDULE = {
     # The sweeps: each finds work whose task was lost (or failed) and queues it again, never twice at once.
-    "relay-outbox": {"task": "orders.tasks.relay_outbox", "schedule": float(os.environ.get("COM_RELAY_SECONDS", 5))},
-    "sweep-inbound-events": {"task": "orders.tasks.sweep_inbound_events",
-                             "schedule": float(os.environ.get("COM_RELAY_SECONDS", 5))},
-    "resume-orders": {"task": "orders.tasks.resume_orders", "schedule": float(os.environ.get("COM_RESUME_SECONDS", 30))},
+    "relay-outbox": _every("relay_outbox", float(os.environ.get("COM_RELAY_SECONDS", 5))),
+    "sweep-inbound-events": _every("sweep_inbound_events", float(os.environ.get("COM_RELAY_SECONDS", 5))),
+    "resume-orders": _every("resume_orders", float(os.environ.get("COM_RESUME_SECONDS", 30))),
     # Service orders SOM is quiet about (or ended without saying how) are read back, and fall out if silent.
-    "read-back-service-orders": {"task": "orders.tasks.read_back_quiet_service_orders",
-                                 "schedule": float(os.environ.get("COM_READBACK_SWEEP_SECONDS", 60))},
+    "read-back-service-orders": _every("read_back_quiet_service_orders",
+                                       float(os.environ.get("COM_READBACK_SWEEP_SECONDS", 60))),
     # Orders waiting on nothing, with no one on them, are put in front of a person (STALLED).
-    "watchdog": {"task": "orders.tasks.watchdog", "schedule": float(os.environ.get("COM_WATCHDOG_SECONDS", 60))},
+    "watchdog": _every("watchdog", float(os.environ.get("COM_WATCHDOG_SECONDS", 60))),
     # COM's listener registered at the hub of each SOM that wants it.
-    "som-subscriptions": {"task": "orders.tasks.ensure_som_subscriptions", "schedule": 60.0},
+    "som-subscriptions": _every("ensure_som_subscriptions", 60.0),
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".celerybeat-schedule")
 
@@ -270,6 +286,7 @@ COM_ORDER_CHECKS = [
     "orders.check_rules.CreditCheck",
     "orders.check_rules.FraudVelocityCheck",
     "orders.check_rules.DuplicateOrderCheck",
+    "orders.check_rules.AppointmentCheck",
 ]
 COM_MAX_PRODUCTS_PER_ACCOUNT = int(os.environ.get("COM_MAX_PRODUCTS_PER_ACCOUNT", 10))
 COM_FRAUD_VELOCITY_MAX_ORDERS = int(os.environ.get("COM_FRAUD_VELOCITY_MAX_ORDERS", 5))

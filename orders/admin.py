@@ -477,7 +477,7 @@ class FalloutAdmin(DeskListMixin, CommandsOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry now", permissions=["command"])
     def retry(self, request, queryset):
-        run_command(self, request, queryset, "fallout", repairs.retry_fallout, "retried")
+        run_command(self, request, queryset, "fallout", repairs.retry_fallout_in_bulk, "retried")
 
     @admin.action(description="Give up on the items", permissions=["command"])
     def fail(self, request, queryset):
@@ -650,12 +650,18 @@ class BillingIntentAdmin(ReadOnlyAdmin):
 class ChannelAdmin(admin.ModelAdmin):
     list_display = ("name", "token_prefix", "is_active", "sees_all_channels", "created_at")
     list_filter = ("is_active", "sees_all_channels")
-    fields = ("name", "user", "is_active", "sees_all_channels", "token_prefix", "token_hash", "webhook_secret",
+    fields = ("name", "user", "is_active", "sees_all_channels", "token_prefix", "token_hash", "webhook_secret_end",
               "created_at")
-    readonly_fields = ("name", "user", "token_hash", "token_prefix", "webhook_secret", "created_at")
+    readonly_fields = ("name", "user", "token_hash", "token_prefix", "webhook_secret_end", "created_at")
 
     def has_add_permission(self, request):
         return False  # created with `manage.py channel add NAME`, which shows the token once
+
+    @admin.display(description="webhook secret")
+    def webhook_secret_end(self, obj):
+        """Enough to tell secrets apart, not to sign with one: the whole secret is read with the command line."""
+        return format_html("…{} <small>(the whole secret: <code>manage.py channel show {}</code>)</small>",
+                           (obj.webhook_secret or "")[-4:], obj.name)
 
 
 @admin.register(HubSubscription)
@@ -664,7 +670,9 @@ class HubSubscriptionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CustomerProfile)
-class CustomerProfileAdmin(admin.ModelAdmin):
+class CustomerProfileAdmin(ReadOnlyHistoryAdmin):
+    """Edited in place (reference data); every change is in the history, which cannot be written back."""
+
     list_display = ("party_id", "name", "payment_type", "credit_limit", "segment")
     search_fields = ("party_id", "name")
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from inventory.models import LIVE_PRODUCT_STATUSES, Product
 from orders import planner, selectors
@@ -228,3 +230,32 @@ class ProductInFlightCheck(Check):
                                     blocking={k: sorted(set(v)) for k, v in blocking.items()})
         versions = {pid: item.product_version for pid, item in changing.items()}
         return CheckResult.passed("no other order is changing these products", versions=versions)
+
+
+class AppointmentCheck(Check):
+    """An item whose product is built at an appointment (an installation visit) names one, and not one in the
+    past (when the appointment carries a date). Re-run when an amendment changes an appointment."""
+
+    code = "appointment"
+
+    def run(self, order):
+        now = timezone.now()
+        missing, past = [], []
+        for item in _items(order):
+            if item.action != ItemAction.ADD or not item.product_specification.requires_appointment:
+                continue
+            appointment = item.appointment or {}
+            if not appointment.get("id"):
+                missing.append(item.item_id)
+                continue
+            when = appointment.get("date") or (appointment.get("validFor") or {}).get("startDateTime")
+            at = parse_datetime(str(when)) if when else None
+            if at is not None and at < now:
+                past.append(item.item_id)
+        if missing:
+            return CheckResult.failed("APPOINTMENT_MISSING", f"item(s) {', '.join(missing)} need an appointment",
+                                      items=missing)
+        if past:
+            return CheckResult.failed("APPOINTMENT_IN_PAST", f"the appointment of item(s) {', '.join(past)} is past",
+                                      items=past)
+        return CheckResult.passed("every visit has an appointment")

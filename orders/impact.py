@@ -114,13 +114,14 @@ def snapshot(order: ProductOrder) -> Snapshot:
     return Snapshot(
         order_id=order.pk, version=order.version, state=order.state,
         items=tuple(ItemView(i.pk, i.item_id, i.state, i.sequence) for i in items),
-        relations=_relations(order),
+        relations=relations_of(order),
         services=tuple(_service_view(r, {p.pk for p in r.product_items.all()}) for r in rows),
         billed=tuple(BillingIntent.objects.filter(order=order).values_list("item_id", "product_id", "action")),
     )
 
 
-def _relations(order: ProductOrder) -> tuple[tuple[int, int], ...]:
+def relations_of(order: ProductOrder) -> tuple[tuple[int, int], ...]:
+    """(item pk, pk of the item it relies on) for every dependency between the order's items."""
     return tuple(ItemRelationship.objects.filter(item__order=order, relationship_type__in=DEPENDENCY_TYPES)
                  .values_list("item_id", "related_item_id"))
 
@@ -156,7 +157,7 @@ def snapshot_at_version(order: ProductOrder, version: int) -> Snapshot | None:
     return Snapshot(
         order_id=order.pk, version=version, state=first.state,
         items=tuple(ItemView(r.id, r.item_id, r.state, r.sequence) for r in items),
-        relations=_relations(order), services=tuple(services),
+        relations=relations_of(order), services=tuple(services),
         billed=tuple(BillingIntent.objects.filter(order=order, created_at__lte=at)
                      .values_list("item_id", "product_id", "action")),
     )
@@ -224,8 +225,17 @@ def cancellation_impact(snap: Snapshot, target_item_ids: list[str] | None = None
             how = {"return": "a return process", "cancel": "a cancellation"}.get(service.compensation_action,
                                                                                  "a termination")
             outcome = "compensate"
-            note = f"undone by {how} (a delete service order item)" if service.reversible \
-                else "cannot be undone (not reversible): an agent must finish the clean-up"
+            if service.action != "add" and point == "completed":
+                note = ("a change to the customer's existing product: COM cannot undo it, a fallout "
+                        "(COMPENSATION_MANUAL) asks an agent to revert it; the product is not terminated")
+            elif service.reversible:
+                note = f"undone by {how} (a delete service order item)"
+            else:
+                note = ("cannot be undone (not reversible): a fallout (COMPENSATION_MANUAL) asks an agent to finish "
+                        "the clean-up; the item is not cancelled before that")
+        elif service.state == SomState.COMPLETED and service.action == "delete":
+            outcome, note = "compensate", ("removed a product the customer had: COM cannot undo it, a fallout "
+                                           "(COMPENSATION_MANUAL) asks an agent to restore it")
         else:
             outcome, note = "nothing", f"{service.state}: nothing to undo"
         impact.services.append(ServiceImpact(
@@ -234,7 +244,11 @@ def cancellation_impact(snap: Snapshot, target_item_ids: list[str] | None = None
             serves=sorted(by_pk[p].item_id for p in service.serves if p in by_pk)))
     impact.execution_point = furthest(s.point for s in impact.services)
     for item_pk, product_id, action in snap.billed:
-        if item_pk in affected and action in (BillingIntent.Action.ACTIVATE, BillingIntent.Action.CHANGE):
+        if item_pk in affected and action == BillingIntent.Action.ACTIVATE:
             impact.billing.append({"item": by_pk[item_pk].item_id, "product": product_id, "intent": "deactivate",
                                    "because": f"{action} was handed to billing"})
+        elif item_pk in affected and action == BillingIntent.Action.CHANGE:
+            # a change to an existing product: it is not terminated; billing follows the agent's revert
+            impact.billing.append({"item": by_pk[item_pk].item_id, "product": product_id, "intent": "none",
+                                   "because": "a change to an existing product: an agent reverts it by hand"})
     return impact

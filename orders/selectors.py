@@ -136,15 +136,6 @@ def order_to_change(user, order_id: str) -> ProductOrder:
 
 # --- queues and reads used by checks, decomposition and the admin ---------------------------------
 
-def held_orders() -> QuerySet[ProductOrder]:
-    return ProductOrder.objects.filter(state=OrderState.HELD).order_by("priority", "order_date")
-
-
-def open_fallouts() -> QuerySet[Fallout]:
-    return (Fallout.objects.filter(resolved_at__isnull=True).select_related("order")
-            .prefetch_related("items").order_by("opened_at"))
-
-
 def technology_by_place(order: ProductOrder) -> dict[str, str]:
     """The access technology the serviceability check chose for each place of the order."""
     result = (OrderCheckResult.objects.filter(order=order, check_code="serviceability", outcome=CheckOutcome.PASS)

@@ -93,25 +93,31 @@ def read_back_service_order(self, service_order_id: str) -> str:
 
 
 # --- sweeps (beat) -------------------------------------------------------------------------------------
+# What a sweep queues again expires if no worker has started it within the lease: by then the sweep queues it
+# once more, so under a backlog the copies do not pile up and run one after another (an expired message is
+# dropped by the worker without running).
+
+def _requeue(task, *args) -> None:
+    task.apply_async(args=args, expires=settings.COM_TASK_LEASE_SECONDS)
+
 
 @shared_task
 def relay_outbox() -> int:
     """Every due, unclaimed outbox message with no delivery task queued gets one."""
     ids = outbox.due()
     for message_id in ids:
-        deliver_outbox_message.delay(message_id)
+        _requeue(deliver_outbox_message, message_id)
     return len(ids)
 
 
 @shared_task
 def sweep_inbound_events() -> int:
     """Stored SOM events whose processing never ran or never finished are applied (bounded by attempts)."""
-    count = 0
-    for event in selectors.unprocessed_events()[:500]:
-        InboundEvent.objects.filter(pk=event.pk).update(enqueued_until=dispatch.queued_until())
-        process_som_event.delay(event.pk)
-        count += 1
-    return count
+    ids = list(selectors.unprocessed_events().values_list("pk", flat=True)[:500])
+    InboundEvent.objects.filter(pk__in=ids).update(enqueued_until=dispatch.queued_until())
+    for event_id in ids:
+        _requeue(process_som_event, event_id)
+    return len(ids)
 
 
 @shared_task
@@ -121,12 +127,12 @@ def resume_orders() -> int:
     awaiting = list(selectors.orders_awaiting_checks().values_list("pk", flat=True)[:500])
     ProductOrder.objects.filter(pk__in=awaiting).update(checks_queued_until=dispatch.queued_until())
     for order_id in awaiting:
-        run_order_checks.delay(order_id)
+        _requeue(run_order_checks, order_id)
         count += 1
     due = list(selectors.due_deferred_orders().values_list("pk", flat=True)[:500])
     ProductOrder.objects.filter(pk__in=due).update(start_queued_until=dispatch.queued_until())
     for order_id in due:
-        start_due_order.delay(order_id)
+        _requeue(start_due_order, order_id)
         count += 1
     return count
 
@@ -137,7 +143,7 @@ def read_back_quiet_service_orders() -> int:
     ids = list(selectors.service_orders_to_read_back().values_list("pk", flat=True)[:500])
     ServiceOrder.objects.filter(pk__in=ids).update(readback_queued_until=dispatch.queued_until())
     for service_order_id in ids:
-        read_back_service_order.delay(service_order_id)
+        _requeue(read_back_service_order, service_order_id)
     return len(ids)
 
 

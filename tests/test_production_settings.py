@@ -60,6 +60,66 @@ def test_production_refuses_the_demo_secrets(name, demo_value):
     assert f"{name} is the demo's value; set a secret of your own for production." in result.stderr
 
 
+@pytest.mark.parametrize("name, value, message", [
+    ("COM_PUBLIC_URL", "http://127.0.0.1:8000", "COM_PUBLIC_URL is a loopback address"),
+    ("COM_PUBLIC_URL", "http://localhost:8000/", "COM_PUBLIC_URL is a loopback address"),
+    ("COM_PUBLIC_URL", "https://[::1]", "COM_PUBLIC_URL is a loopback address"),
+    ("COM_SOM_URL", "http://127.0.0.1:8100/tmf-api/serviceOrdering/v4", "COM_SOM_URL is the demo SOM simulator's"),
+    ("COM_SOM_URL", "http://localhost:8100/tmf-api/serviceOrdering/v4", "COM_SOM_URL is the demo SOM simulator's"),
+], ids=["public-127", "public-localhost", "public-ipv6", "som-127", "som-localhost"])
+def test_production_refuses_the_demo_addresses(name, value, message):
+    result = manage("check", env={**PRODUCTION_ENV, name: value})
+
+    assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_production_refuses_the_demo_simulator_among_several_soms():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k not in ("COM_SOM_URL", "SOM_EVENT_SECRET")}
+    endpoints = {"fibre": {"url": "https://fibre.example.net/tmf-api/serviceOrdering/v4", "secret": "f1bre-s3cret"},
+                 "sim": {"url": "http://127.0.0.1:8100/tmf-api/serviceOrdering/v4", "secret": "an0ther-s3cret"}}
+
+    result = manage("check", env={**env, "COM_SOM_ENDPOINTS": json.dumps(endpoints)})
+
+    assert result.returncode != 0 and "COM_SOM_ENDPOINTS['sim'] is the demo SOM simulator's" in result.stderr
+
+
+def test_a_som_on_this_host_at_another_port_is_accepted():
+    # a SOM adapter next to COM (a sidecar) is a deployment choice, not the demo
+    result = manage("check", env={**PRODUCTION_ENV, "COM_SOM_URL": "http://127.0.0.1:9443/tmf-api/serviceOrdering/v4"})
+
+    assert result.returncode == 0, result.stderr
+
+
+CLIENT_ADDRESS = """
+from axes.helpers import get_client_ip_address
+from django.test import RequestFactory
+request = RequestFactory().post("/admin/login/", REMOTE_ADDR="10.0.0.1",
+                                HTTP_X_FORWARDED_FOR="198.51.100.66, 203.0.113.7")
+print("client", get_client_ip_address(request))
+"""
+
+
+@pytest.mark.parametrize("proxy, seen", [
+    ({}, "10.0.0.1"),  # no proxy configured: the address that connected
+    ({"AXES_IPWARE_PROXY_COUNT": "1", "AXES_IPWARE_META_PRECEDENCE_ORDER": "HTTP_X_FORWARDED_FOR,REMOTE_ADDR"},
+     "203.0.113.7"),  # the one the proxy saw, not what the client wrote before it (198.51.100.66)
+    ({"AXES_IPWARE_PROXY_COUNT": "2", "AXES_IPWARE_META_PRECEDENCE_ORDER": "HTTP_X_FORWARDED_FOR,REMOTE_ADDR"},
+     "198.51.100.66"),
+], ids=["no-proxy", "one-proxy", "two-proxies"])
+def test_production_takes_the_login_address_from_the_proxy_when_configured(proxy, seen):
+    result = manage("shell", "--no-imports", "-c", CLIENT_ADDRESS, env={**PRODUCTION_ENV, **proxy})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["client", seen]
+
+
+def test_production_refuses_a_proxy_count_that_is_not_a_number():
+    result = manage("check", env={**PRODUCTION_ENV, "AXES_IPWARE_PROXY_COUNT": "one"})
+
+    assert result.returncode != 0 and "AXES_IPWARE_PROXY_COUNT" in result.stderr
+
+
 def som_endpoints(**secrets) -> str:
     return json.dumps({key: {"url": f"https://{key}.example.net/tmf-api/serviceOrdering/v4", "secret": secret}
                        for key, secret in secrets.items()})

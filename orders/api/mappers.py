@@ -22,6 +22,7 @@ _DOMAIN_TO_TMF = [
     (re.compile(r"^items\.relationships$"), "productOrderItem.productOrderItemRelationship"),
     (re.compile(r"^items$"), "productOrderItem"),
     (re.compile(r"^related_parties$"), "relatedParty"),
+    (re.compile(r"^notes\[(\d+)\]\.(.+)$"), r"note[\1].\2"),
     (re.compile(r"^requested_completion_date$"), "requestedCompletionDate"),
 ]
 

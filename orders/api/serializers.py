@@ -82,7 +82,10 @@ class RelatedPartySerializer(serializers.Serializer):
 
 class NoteSerializer(serializers.Serializer):
     id = CharField(max_length=40, required=False)
-    author = CharField(max_length=120, required=False, allow_blank=True)
+    author = CharField(max_length=120, required=False, allow_blank=True,
+                       help_text="A person's or a team's name; the note is kept with the channel that wrote it. "
+                                 "user:, channel: and system are names COM gives (400). Notes of COM's staff read "
+                                 "'order desk'.")
     date = serializers.DateTimeField(required=False)
     text = text(settings.COM_MAX_NOTE_LENGTH)
 

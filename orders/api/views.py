@@ -188,8 +188,11 @@ class ProductOrderDetailApi(APIView):
         body = {k: v for k, v in body.items() if k != "productOrderItem"}
         serializer = ProductOrderUpdateSerializer(data=body, partial=True)
         serializer.is_valid(raise_exception=True)
-        update_order_attributes(order=order, changes=mappers.order_changes(serializer.validated_data),
-                                actor=_actor(request), expected_version=expected)
+        try:
+            update_order_attributes(order=order, changes=mappers.order_changes(serializer.validated_data),
+                                    actor=_actor(request), expected_version=expected)
+        except ComError as error:
+            raise mappers.to_tmf_error(error) from error
         order = selectors.order_for(request.user, order_id)
         return Response(product_order(order, request), headers={"ETag": etag(order.version)})
 

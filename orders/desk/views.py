@@ -33,8 +33,6 @@ from .forms import DecisionForm, GroupRetryForm
 from .paging import BoundedPaginator
 
 TIMELINE_VIEWS = ("all", "events", "history")
-# Repairs safe to run on a whole group at once: sending again what stopped, each fallout on its own.
-GROUP_SAFE = {FalloutCategory.TRANSIENT, FalloutCategory.RESOURCE, FalloutCategory.INTERNAL}
 
 
 def _page(request, model_admin, template: str, title: str, **context) -> TemplateResponse:
@@ -242,7 +240,7 @@ def fallout_groups(request, model_admin) -> TemplateResponse:
         groups.append({**group, "proposed": FALLOUT_COMMANDS[REPAIR_COMMANDS[proposed]].label,
                        "category_label": FalloutCategory(group["category"]).label,
                        "explained": fallout_classes.CLASS_EXPLAINED.get(group["category"], ""),
-                       "retry_all": may_repair and group["category"] in GROUP_SAFE,
+                       "retry_all": may_repair and group["category"] in repairs.GROUP_SAFE,
                        "form": GroupRetryForm(initial={"root_cause": group["root_cause"]})})
     return _page(request, model_admin, "admin/orders/desk/fallout_groups.html", "Fallouts grouped by root cause",
                  groups=groups, page=page, paginator=paginator, limit=repairs.GROUP_REPAIR_LIMIT)
@@ -258,8 +256,12 @@ def fallout_group_retry(request, model_admin):
         messages.error(request, "Say why the group is retried: " + "; ".join(
             e for errors in form.errors.values() for e in errors))
         return HttpResponseRedirect(back)
-    outcomes = repairs.retry_fallout_group(root_cause=form.cleaned_data["root_cause"], user=request.user,
-                                           reason=form.cleaned_data["reason"])
+    try:
+        outcomes = repairs.retry_fallout_group(root_cause=form.cleaned_data["root_cause"], user=request.user,
+                                               reason=form.cleaned_data["reason"])
+    except ComError as error:
+        messages.error(request, error.message)
+        return HttpResponseRedirect(back)
     done = [o for o in outcomes if o[2]]
     messages.success(request, f"Retried {len(done)} of {len(outcomes)} fallout(s) of "
                               f"{form.cleaned_data['root_cause']}, each on its own")

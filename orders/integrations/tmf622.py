@@ -29,7 +29,13 @@ ORDER_FIELDS = {
     "cancellationDate", "cancellationReason", "channel", "relatedParty", "billingAccount", "note",
     "productOrderItem", "orderTotalPrice", "productOrderErrorMessage", "@type", "@baseType",
 }
-# States in which the order carries the reason an agent sees (ProductOrder.state_reason_code / state_reason).
+# What a channel is told instead of the stored reason, by reason code: a fallout's own text (an exception, a host,
+# SOM's raw error) is for the order desk only (``state_reason`` keeps it in full for the desk).
+PUBLIC_REASONS = {
+    "FALLOUT": "Fulfilment needs attention from our operations team",
+}
+# States in which the order carries its reason (ProductOrder.state_reason_code; ``state_reason`` unless the code
+# has a public text).
 EXPLAINED_STATES = {
     "held": "Processing is paused until an agent resolves this; the order then continues or is rejected.",
     "rejected": "The order will not be fulfilled. Correct the cause and submit a new order.",
@@ -117,13 +123,27 @@ def product_order_item(item, request=None) -> dict:
     return _drop_none(data)
 
 
+# How a note written by staff (or by COM) is signed for channels: a person's user name is not a partner's business.
+STAFF_AUTHOR = "order desk"
+
+
+def note_author(note: dict) -> str | None:
+    """The author a channel reads: as sent for a channel's note, ``STAFF_AUTHOR`` for one of staff or COM."""
+    writer = note.get("by") or note.get("author") or ""
+    if writer.startswith("user:") or writer == "system" or (note.get("author") or "").startswith("user:"):
+        return STAFF_AUTHOR
+    return note.get("author")
+
+
 def error_messages(order, items, request=None) -> list[dict]:
-    """Why the order is held or rejected, as TMF622 v5 ``ProductOrderErrorMessage`` entries (empty otherwise)."""
+    """Why the order is held or rejected, as TMF622 v5 ``ProductOrderErrorMessage`` entries (empty otherwise).
+
+    A check's reason is the channel's business; a fallout's is not: it reads ``PUBLIC_REASONS`` instead."""
     if order.state not in EXPLAINED_STATES or not (order.state_reason_code or order.state_reason):
         return []
     message = {
         "code": order.state_reason_code or order.state.upper(),
-        "reason": order.state_reason or order.state_reason_code,
+        "reason": PUBLIC_REASONS.get(order.state_reason_code) or order.state_reason or order.state_reason_code,
         "message": EXPLAINED_STATES[order.state],
         "@type": "ProductOrderErrorMessage",
     }
@@ -165,7 +185,7 @@ def product_order(order, request=None, items=None) -> dict:
                      "@referredType": "SalesChannel", "@type": "RelatedChannel"}],
         "billingAccount": ({"id": order.billing_account_id, "@referredType": "BillingAccount"}
                            if order.billing_account_id else None),
-        "note": [_drop_none({"id": n.get("id"), "author": n.get("author"), "date": n.get("date"),
+        "note": [_drop_none({"id": n.get("id"), "author": note_author(n), "date": n.get("date"),
                              "text": n.get("text"), "@type": "Note"}) for n in order.notes],
         "productOrderItem": [product_order_item(item, request) for item in items],
         "orderTotalPrice": [_price(p) for p in order_total((i.item_prices, i.quantity) for i in items

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0013_mutation_state_words'),
+        ('orders', '0014_customer_profile_history'),
     ]
 
     operations = [

@@ -6,6 +6,7 @@ admin maintains (and the demo loads), so every check runs against real data.
 from decimal import Decimal
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class CustomerProfile(models.Model):
@@ -22,6 +23,8 @@ class CustomerProfile(models.Model):
     billing_account_id = models.CharField(max_length=80, blank=True,
                                           help_text="The customer's default billing account, used when an order "
                                                     "names none.")
+    # Who changed a credit limit, when, from what: the credit check holds orders on it.
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["party_id"]

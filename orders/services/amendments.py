@@ -29,6 +29,7 @@ from orders.models import (
     CheckOutcome,
     CheckRun,
     ItemAction,
+    ItemState,
     MutationKind,
     MutationRequest,
     OrderCheckResult,
@@ -100,7 +101,8 @@ def _change_order(order: ProductOrder, changes: dict, *, actor: str, mutation=No
             done.append(f"{name}: {getattr(order, name)!s} -> {value!s}")
             setattr(order, name, value)
     for text in (changes.get("order") or {}).get("notes") or []:
-        order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": actor, "date": iso(timezone.now()),
+        order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": actor, "by": actor,
+                                      "date": iso(timezone.now()),
                                       "text": text}]
         done.append("note added")
     if done:
@@ -120,6 +122,9 @@ def _change_items(order: ProductOrder, changes: dict, *, actor: str, mutation=No
             raise NotAllowed(f"Order {order.pk} has no item {item_id}")
         if item.is_terminal:
             raise NotAllowed(f"Item {item_id} is {item.state}: it can no longer be changed in this order")
+        if item.state in (ItemState.ASSESSING_CANCELLATION, ItemState.PENDING_CANCELLATION):
+            raise NotAllowed(f"Item {item_id} is {item.state}: a cancellation of it is under way, it cannot be "
+                             "changed (reject the cancellation first, or order it again)")
         before = {"characteristics": dict(item.characteristics), "quantity": item.quantity,
                   "offering": item.product_offering.offering_id, "place": item.place, "appointment": item.appointment}
         prices_before = list(item.item_prices)

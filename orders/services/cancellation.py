@@ -23,7 +23,9 @@ from orders.models import (
     BillingIntent,
     CancellationState,
     Fallout,
+    ItemAction,
     ItemState,
+    MutationKind,
     MutationRequest,
     MutationState,
     OrderEvent,
@@ -68,13 +70,17 @@ def open_cancellation(order: ProductOrder, mutation: MutationRequest, impact, *,
 
 
 def close_refused(order: ProductOrder, mutation: MutationRequest) -> None:
-    """A refused cancellation: back where they were."""
+    """A refused (rejected, stale, failed) cancellation: back where they were, then the states recomputed (an
+    item that fell out, or finished, while the cancellation was assessed decides where the order is now)."""
+    from .aggregation import refresh_states  # aggregation calls this module's steps
+
     if order.state == OrderState.ASSESSING_CANCELLATION:
         order.refuse_cancellation(order.cancellation_return_state or OrderState.IN_PROGRESS)
         save_with_reason(order, f"cancellation {mutation.pk} refused")
     for item in order.items.filter(state=ItemState.ASSESSING_CANCELLATION):
         item.refuse_cancellation(item.cancellation_return_state or ItemState.IN_PROGRESS)
         save_with_reason(item, f"cancellation {mutation.pk} refused")
+    refresh_states(order, actor="system")
 
 
 def _request_at_som(service_order: ServiceOrder, mutation: MutationRequest, *, actor: str) -> ServiceOrderCancellation:
@@ -242,61 +248,108 @@ def is_expected_cancellation(service) -> bool:
 
 # --- steps of aggregation ----------------------------------------------------------------------------------
 
+_CAUSES = (MutationKind.CANCELLATION, MutationKind.SUPERSESSION)
+
+
+def _causes(order: ProductOrder) -> list[tuple[MutationRequest, set[int]]]:
+    """The cancellations (and supersessions) being applied or applied, latest first, each with the pks of the
+    items it covers: the whole order, or its targets and the items that rely on them. A refused, rejected or
+    failed request covers nothing."""
+    found = list(order.mutations.filter(kind__in=_CAUSES, state__in=[MutationState.APPLYING, MutationState.APPLIED])
+                 .prefetch_related("items").order_by("-created_at"))
+    if not found:
+        return []
+    all_items = {i.pk for i in order.items.all()}
+    relations = impact.relations_of(order)
+    return [(m, impact.relying_items(relations, {i.pk for i in m.items.all()}) if m.items.all() else all_items)
+            for m in found]
+
+
 def settle_cancelled_items(order: ProductOrder, items, services_by_item, *, actor: str) -> None:
-    """Items being cancelled end ``cancelled`` once nothing of theirs runs; built products of a cancelled
-    order are terminated once undone."""
+    """Items being cancelled end ``cancelled`` once nothing of theirs runs and no undo waits for an agent; a
+    product a cancellation covers (whole order or items) is terminated once undone."""
+    causes = None
     for item in items:
         services = services_by_item[item.pk]
-        if any(s.state in LIVE_SOM_STATES for s in services):
+        if any(s.state in LIVE_SOM_STATES for s in services) or _awaits_an_agent(item):
             continue
         if item.state == ItemState.PENDING_CANCELLATION:
             item.cancel()
             save_with_reason(item, "cancelled")
             record_event(order, OrderEvent.Type.ITEM_CANCELLED, actor=actor, item=item,
                          message=f"Item {item.item_id} cancelled")
-        elif (item.state == ItemState.COMPLETED and item.compensation_started_at and item.product_id
-              and item.product.is_live and order.state == OrderState.PENDING_CANCELLATION):
-            _terminate_product(order, item, actor=actor)
+        elif _to_terminate(item):
+            causes = _causes(order) if causes is None else causes
+            cause = next((m for m, covered in causes if item.pk in covered), None)
+            if cause is not None:
+                _terminate_product(order, item, cause, actor=actor)
 
 
-def _terminate_product(order: ProductOrder, item, *, actor: str) -> None:
-    """A product built for an order that was then cancelled: terminated, its charges stopped, and its one-time
-    charges credited (the customer never had the service they paid them for)."""
-    mutation = order.mutations.filter(kind__in=["cancellation", "supersession"]).order_by("-created_at").first()
+_COMPENSATION_FALLOUTS = ("COMPENSATION_FAILED", failure.MANUAL_REVERT)
+
+
+def _to_terminate(item) -> bool:
+    """A product this order built (an add item, completed) that its cancellation undoes: terminated once undone.
+    A modify or delete item changed the customer's existing product: an agent reverts that (``revert_by_hand``),
+    COM never terminates the product."""
+    return (item.state == ItemState.COMPLETED and item.action == ItemAction.ADD and bool(item.compensation_started_at)
+            and bool(item.product_id) and item.product.is_live)
+
+
+def _awaits_an_agent(item) -> bool:
+    """An undo that failed, or one only a person can do, is still open for the item."""
+    return item.fallouts.filter(resolved_at__isnull=True, reason_code__in=_COMPENSATION_FALLOUTS).exists()
+
+
+def _terminate_product(order: ProductOrder, item, mutation: MutationRequest, *, actor: str) -> None:
+    """A product built by an item that ``mutation`` then cancelled: terminated, its charges stopped, and its
+    one-time charges credited (the customer never had the service they paid them for)."""
     product = inventory.terminate_product(product_id=item.product_id, order=order, item=item)
+    item.product = product  # what finish_if_done reads next, in this same refresh
     common = dict(order=order, item=item, product=product, customer_id=order.customer_id,
                   billing_account_id=order.billing_account_id, quantity=item.quantity,
                   effective_date=timezone.now(), mutation=mutation)
     BillingIntent.objects.get_or_create(
-        dedup_key=f"{item.pk}:deactivate:{mutation.pk if mutation else ''}",
+        dedup_key=f"{item.pk}:deactivate:{mutation.pk}",
         defaults=dict(**common, action=BillingIntent.Action.DEACTIVATE,
                       prices=item_prices(item.item_prices, item.quantity),
                       reason=f"order {order.pk} cancelled: product {product.pk} terminated"))
     one_time = [p for p in item.item_prices if p.get("price_type") == "oneTime"]
     if one_time:
         BillingIntent.objects.get_or_create(
-            dedup_key=f"{item.pk}:credit:{mutation.pk if mutation else ''}",
+            dedup_key=f"{item.pk}:credit:{mutation.pk}",
             defaults=dict(**common, action=BillingIntent.Action.CREDIT, prices=item_prices(one_time, item.quantity),
                           reason=f"order {order.pk} cancelled: one-time charges of {product.pk} credited"))
+    what = "the order was cancelled" if not mutation.items.exists() else f"item {item.item_id} was cancelled"
     record_event(order, OrderEvent.Type.PRODUCT_TERMINATED, actor=actor, item=item, mutation=mutation,
-                 message=f"Product {product.pk} terminated: the order was cancelled; billing deactivated"
+                 message=f"Product {product.pk} terminated: {what} ({mutation.pk}); billing deactivated"
                          + (", one-time charges credited" if one_time else ""))
 
 
+def _settled(item) -> bool:
+    """Nothing of the item is left to undo: it ended, its product (if its cancellation terminates it) is
+    terminated, and no undo waits for an agent."""
+    return item.is_terminal and not _to_terminate(item) and not _awaits_an_agent(item)
+
+
 def finish_if_done(order: ProductOrder, items, *, actor: str) -> None:
-    """A cancelled order once nothing of it is left (products terminated), and the cancellations applied."""
+    """A cancelled order once nothing of it is left (products terminated), and each cancellation applied once
+    every item it covers (its targets and the items relying on them) is settled."""
+    causes = _causes(order)
     if order.state == OrderState.PENDING_CANCELLATION:
-        pending = [i for i in items if not i.is_terminal or (
-            i.state == ItemState.COMPLETED and i.compensation_started_at and i.product_id and i.product.is_live)]
-        if pending:
+        if not all(_settled(i) for i in items):
             return
-        cause = order.mutations.filter(kind__in=["cancellation", "supersession"]).order_by("-created_at").first()
+        cause = causes[0][0] if causes else None
         order.cancel()
         order.cancellation_date = timezone.now()
         order.cancellation_reason = ((cause.reason or cause.reason_code) if cause else "cancelled")[:300]
-    for mutation in order.mutations.filter(kind="cancellation", state="applying"):
-        targets = list(mutation.items.all()) or items
-        if order.state != OrderState.CANCELLED and any(not i.is_terminal for i in targets):
+        for fallout in order.fallouts.filter(resolved_at__isnull=True):  # order-level ones (stalled, checks)
+            fallouts.close_fallout(fallout, resolution="cancelled", user=None, actor=actor,
+                                   note=f"the order is cancelled ({cause.pk if cause else ''})")
+    for mutation, covered in causes:
+        if mutation.kind != MutationKind.CANCELLATION or mutation.state != MutationState.APPLYING:
+            continue
+        if order.state != OrderState.CANCELLED and not all(_settled(i) for i in items if i.pk in covered):
             continue
         mutation.finish()
         mutation.applied_at = timezone.now()

@@ -37,6 +37,7 @@ from orders.pricing import quoted_price_problem, unit_prices
 from . import dispatch
 from .common import record_event
 from .notifications import notify_order_event
+from .updates import note_author_problems
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def capture_order(*, channel: Channel, draft: OrderDraft, idempotency_key: str |
     offerings = _load_offerings(draft)
     products = _load_products(draft)
     problems = validate_draft(draft, customer_id=customer_id, offerings=offerings, products=products)
+    problems += note_author_problems(draft.notes, actor=f"channel:{channel.name}")
     if problems:
         raise ValidationFailed(problems=problems)
 
@@ -297,7 +299,8 @@ def _create(*, channel, draft: OrderDraft, customer_id, offerings, products, ide
         billing_account_id=draft.billing_account_id or _default_billing_account(customer_id),
         idempotency_key=idempotency_key, checks_queued_until=dispatch.queued_until(),
         request_fingerprint=fingerprint, order_date=now,
-        notes=[{**note, "id": note.get("id") or str(n + 1), "date": note.get("date") or iso(now)}
+        notes=[{**note, "id": note.get("id") or str(n + 1), "by": f"channel:{channel.name}",
+                "date": note.get("date") or iso(now)}
                for n, note in enumerate(draft.notes)],
     )
     created = {}

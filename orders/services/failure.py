@@ -18,7 +18,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from catalog.models import FailurePolicy
-from orders.models import ItemState, OrderEvent, ProductOrder, ProductOrderItem, ServiceOrderItem, SomState
+from orders.models import Fallout, ItemState, OrderEvent, ProductOrder, ProductOrderItem, ServiceOrderItem, SomState
 
 from . import fallouts
 from .common import record_event, save_with_reason
@@ -103,7 +103,9 @@ def cancel_dependents(order: ProductOrder, service: ServiceOrderItem, *, actor: 
 
 
 def compensate_item(order: ProductOrder, product_item: ProductOrderItem, *, actor: str) -> list[ServiceOrderItem]:
-    """Undo a product item: cancel its unsent services and queue a delete for each completed one it alone uses.
+    """Undo a product item: cancel its unsent services and queue a delete for each completed one it alone uses;
+    a built service COM cannot undo (a change to an existing product, a delete, a service that is not
+    reversible) goes to an agent (``revert_by_hand``).
 
     The item is marked compensating: it fails once the deletes have finished (``aggregation``).
     """
@@ -131,7 +133,26 @@ def compensate_item(order: ProductOrder, product_item: ProductOrderItem, *, acto
             )
             row.product_items.set(service.product_items.all())
             undo.append(row)
+        elif service.state == SomState.COMPLETED and not service.compensations.exists():
+            revert_by_hand(order, service, actor=actor)
     if product_item.state == ItemState.HELD and not product_item.fallouts.filter(resolved_at__isnull=True).exists():
         product_item.resume()
         save_with_reason(product_item, "compensating")
     return undo
+
+
+MANUAL_REVERT = "COMPENSATION_MANUAL"
+
+
+def revert_by_hand(order: ProductOrder, service: ServiceOrderItem, *, actor: str):
+    """A built service COM has no automatic undo for (a modify or delete of an existing product, or an add that
+    is not reversible): a fallout puts it in front of an agent, who reverts it and then closes the fallout
+    (``repairs.fail_fallout``). Opened once per service: a fallout already closed is not opened again."""
+    if Fallout.objects.filter(service_order_item=service, reason_code=MANUAL_REVERT).exists():
+        return None
+    code = service.service_specification.code
+    what = {"modify": f"the change {code} made to the customer's existing service",
+            "delete": f"the removal of the customer's {code}"}.get(service.action, f"{code} (not reversible)")
+    return fallouts.open_service_fallout(
+        order, service, reason_code=MANUAL_REVERT, actor=actor,
+        message=f"COM cannot undo {what} automatically: an agent must revert it by hand, then close this fallout")

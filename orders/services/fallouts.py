@@ -27,6 +27,7 @@ CATEGORY_OF = {
     "SERVICE_PARTIAL": FalloutCategory.RESOURCE,
     "DEPENDENCY_FAILED": FalloutCategory.RESOURCE,
     "COMPENSATION_FAILED": FalloutCategory.RESOURCE,
+    "COMPENSATION_MANUAL": FalloutCategory.RESOURCE,  # a person must revert what COM cannot undo
     "PLAN_EMPTY": FalloutCategory.CONFIGURATION,
     "INTERNAL_ERROR": FalloutCategory.INTERNAL,
     "STALLED": FalloutCategory.INTERNAL,
@@ -58,6 +59,8 @@ def repairs_for(fallout: Fallout) -> list[str]:
     """The repairs a fallout may take, the one its class calls for first. An optional service's resource
     shortage proposes going on without it first; an order-level fallout has no service to correct, skip or
     complete by hand."""
+    if fallout.reason_code == "COMPENSATION_MANUAL":
+        return ["fail"]  # the agent reverts it by hand, then closes it: nothing to retry, skip or complete
     repairs = list(REPAIRS_OF.get(fallout.category, REPAIRS_OF[FalloutCategory.INTERNAL]))
     service = fallout.service_order_item if fallout.service_order_item_id else None
     if service is None:

@@ -60,13 +60,19 @@ REJECTION_REASONS = {
 def reject_held(*, order: ProductOrder, user, reason: str, reason_code: str = "REJECTED_BY_AGENT") -> ProductOrder:
     """Reject an order held by a business check, with a reason code (``REJECTION_REASONS``); the channel is told.
 
-    NotAllowed unless it is held before fulfilment; ValidationFailed for an unknown reason code.
+    NotAllowed unless it is held before fulfilment, or while a fallout is open on it; ValidationFailed for an
+    unknown reason code.
     """
     if reason_code not in REJECTION_REASONS:
         raise ValidationFailed(f"Unknown rejection reason {reason_code!r}: one of {', '.join(REJECTION_REASONS)}")
     order = lock_order(order.pk)
     if order.state != OrderState.HELD or order.service_items.exists():
         raise NotAllowed(f"Order {order.pk} is not held before fulfilment; it cannot be rejected")
+    if order.fallouts.filter(resolved_at__isnull=True).exists():
+        # the fallout's own repair decides (giving it up rejects the order): rejecting around it would leave
+        # an open fallout on a rejected order
+        raise NotAllowed(f"Order {order.pk} is held by a fallout: repair the fallout, or give it up (that rejects "
+                         "the order)")
     order.reject()
     for item in order.items.all():
         item.reject()
@@ -96,7 +102,8 @@ def request_information(*, order: ProductOrder, user, reason: str) -> ProductOrd
     if len(order.notes) >= settings.COM_MAX_NOTES_PER_ORDER:
         raise ValidationFailed(f"Order {order.pk} has {len(order.notes)} notes, the most allowed")
     actor = actor_of(user)
-    order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": actor, "date": iso(timezone.now()),
+    order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": actor, "by": actor,
+                                  "date": iso(timezone.now()),
                                   "text": f"Information required: {text}"}]
     touch(order, reason="information requested")
     record_event(order, OrderEvent.Type.INFORMATION_REQUESTED, actor=actor, message=text,

@@ -13,12 +13,13 @@ and refused with 412 if the decision differs; an approval re-assesses at apply t
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from comapp.errors import ComError, Conflict, NotAllowed, PreconditionFailed
+from comapp.errors import ComError, Conflict, NotAllowed, PreconditionFailed, ValidationFailed
 from orders import impact, policy
 from orders.models import (
     OPEN_MUTATION_STATES,
@@ -68,7 +69,9 @@ class Assessment:
         """What must not change between the assessment a requester saw and the one applied."""
         outcomes = tuple(sorted((s["ref"], s.get("outcome") or s.get("change", ""))
                                 for s in self.impact.get("services", [])))
-        return self.decision, self.policy_rule, outcomes
+        # the prices the approver saw: another change applied meanwhile must not change what this one costs
+        prices = json.dumps(self.impact.get("prices") or {}, sort_keys=True, default=str)
+        return self.decision, self.policy_rule, outcomes, prices
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "decision": self.decision, "policyRule": self.policy_rule, "reason": self.reason,
@@ -137,7 +140,7 @@ def request_mutation(*, order_id: str, draft: MutationDraft, actor: str, user=No
     """Record, assess and act on a mutation request; returns (request, created), or (assessment, False) for a
     dry run. Raises NotAllowed/ValidationFailed for what cannot be asked, PreconditionFailed (412) for a stale
     request whose decision changed, Conflict for a reused idempotency key."""
-    replay = _find_replay(order_id, draft)
+    replay = None if dry_run else _find_replay(order_id, draft)  # a dry run records nothing: nothing to replay
     if replay is not None:
         return replay, False
     try:
@@ -160,10 +163,14 @@ def request_mutation(*, order_id: str, draft: MutationDraft, actor: str, user=No
 
 def _request(*, order_id, draft, actor, user, dry_run):
     order = lock_order(order_id)
-    replay = _find_replay(order_id, draft)  # its twin, sent at the same time, may have committed meanwhile
+    replay = None if dry_run else _find_replay(order_id, draft)  # its twin may have committed meanwhile
     if replay is not None:
         raise _Replayed(replay)
     kind = draft.kind
+    if kind == MutationKind.CANCELLATION and draft.requested_date is not None and \
+            timezone.localdate(draft.requested_date) > timezone.localdate():
+        raise ValidationFailed("requestedCancellationDate is in the future: scheduled cancellation is not supported, "
+                               "send the cancellation on the day")
     items = _target_items(order, draft)
     if kind == MutationKind.CANCELLATION and order.mutations.filter(kind=kind, state__in=OPEN_MUTATION_STATES).exists():
         raise Conflict(f"A cancellation of {order.pk} is already open", code="CANCELLATION_OPEN")
@@ -177,6 +184,10 @@ def _request(*, order_id, draft, actor, user, dry_run):
                 "look at the order again", current_version=order.version)
     if dry_run:
         raise DryRun(assessment)
+    if assessment.kind == MutationKind.AMENDMENT and assessment.decision != "refuse" and \
+            not draft.customer_consent_ref.strip():  # (a request refused anyway is recorded as refused)
+        raise ValidationFailed("A commercial change (it changes what the customer pays) needs the customer's consent: "
+                               "give its reference (customerConsentRef)")
     mutation = MutationRequest.objects.create(
         order=order, kind=assessment.kind, changes=_jsonable(draft.changes), requester=actor, requested_by=user,
         reason_code=draft.reason_code, reason=draft.reason[:500], customer_consent_ref=draft.customer_consent_ref,

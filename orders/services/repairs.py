@@ -20,6 +20,7 @@ from orders.models import (
     LIVE_SOM_STATES,
     CheckRun,
     Fallout,
+    FalloutCategory,
     FalloutStage,
     InboundEvent,
     ItemState,
@@ -244,15 +245,37 @@ def fail_fallout(*, fallout: Fallout, user, reason: str = "") -> str:
 
 # How many fallouts one group repair works on (each is its own command): a bigger group takes several clicks.
 GROUP_REPAIR_LIMIT = 100
+# Classes whose retry is safe without looking at each fallout: sending again what stopped. A data fallout needs
+# its correction first and a configuration one a catalog fix: sent again unchanged, they fail the same way.
+GROUP_SAFE = frozenset({FalloutCategory.TRANSIENT, FalloutCategory.RESOURCE, FalloutCategory.INTERNAL})
+
+
+def _refuse_unless_group_safe(categories, what: str) -> None:
+    unsafe = sorted({c for c in categories if c not in GROUP_SAFE})
+    if unsafe:
+        names = " and ".join(FalloutCategory(c).label.lower() for c in unsafe)
+        raise NotAllowed(f"{what} is {names}: such a fallout needs its own correction or catalog fix before it "
+                         "is sent again; retry it from its own page, one by one")
+
+
+@transaction.atomic
+def retry_fallout_in_bulk(*, fallout: Fallout, user, reason: str = "") -> str:
+    """``retry_fallout`` for a fallout selected with others (a bulk action): NotAllowed unless its class is one
+    a retry without a look is safe for (``GROUP_SAFE``)."""
+    _refuse_unless_group_safe([fallout.category], "Its class")
+    return retry_fallout(fallout=fallout, user=user, reason=reason)
 
 
 def retry_fallout_group(*, root_cause: str, user, reason: str = "") -> list[tuple[int, str, bool]]:
     """Retry every open fallout of a root cause, each on its own (own transaction, own event, own outcome).
 
     Returns (fallout id, what was done or why it was refused, done) for each, at most GROUP_REPAIR_LIMIT.
+    NotAllowed, and nothing retried, when any of them is of a class that is not ``GROUP_SAFE``.
     """
     outcomes = []
-    for fallout in selectors.open_fallouts_of_root_cause(root_cause)[:GROUP_REPAIR_LIMIT]:
+    group = list(selectors.open_fallouts_of_root_cause(root_cause)[:GROUP_REPAIR_LIMIT])
+    _refuse_unless_group_safe([f.category for f in group], f"Root cause {root_cause}")
+    for fallout in group:
         try:
             outcomes.append((fallout.pk, retry_fallout(fallout=fallout, user=user, reason=reason), True))
         except ComError as error:

@@ -1,4 +1,11 @@
-"""Corrections that change no commercial meaning: descriptive attributes, priority, notes (appended)."""
+"""Corrections that change no commercial meaning: descriptive attributes, priority, notes (appended).
+
+A note is stored with ``by``, who wrote it as COM knows it (``channel:NAME`` from the token, ``user:NAME`` for
+staff), next to the ``author`` as sent. The names COM itself writes (``user:``, ``channel:``, ``system``) are
+never accepted as a sent author from someone else: a channel cannot sign a note as staff.
+"""
+import re
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +18,16 @@ from .common import lock_order, record_event, touch
 from .notifications import notify_order_event
 
 DESCRIPTIVE = ("description", "category", "notification_contact", "priority")
+_RESERVED_AUTHOR = re.compile(r"^\s*(user|channel|system)\s*(:|$)", re.IGNORECASE)
+
+
+def note_author_problems(notes, *, actor: str) -> list[Problem]:
+    """A Problem for each note whose sent author claims a name only COM writes (``user:``, ``channel:``,
+    ``system``) for someone other than ``actor``."""
+    return [Problem(f"notes[{n}].author", "user:, channel: and system are names COM gives; send a person's or a "
+                                         "team's name (the note is shown with the channel that wrote it)")
+            for n, note in enumerate(notes)
+            if (note.get("author") or "") != actor and _RESERVED_AUTHOR.match(note.get("author") or "")]
 
 
 @transaction.atomic
@@ -31,6 +48,9 @@ def update_order_attributes(*, order: ProductOrder, changes: dict, actor: str,
     if len(order.notes) + len(notes) > settings.COM_MAX_NOTES_PER_ORDER:
         raise ValidationFailed(problems=[Problem("note", f"at most {settings.COM_MAX_NOTES_PER_ORDER} notes per "
                                                          f"order (it has {len(order.notes)})")])
+    problems = note_author_problems(notes, actor=actor)
+    if problems:
+        raise ValidationFailed(problems=problems)
     if not descriptive and not notes:
         return order
     before = {k: getattr(order, k) for k in descriptive}
@@ -39,7 +59,7 @@ def update_order_attributes(*, order: ProductOrder, changes: dict, actor: str,
     now = timezone.now()
     for note in notes:
         order.notes = [*order.notes, {"id": str(len(order.notes) + 1), "author": note.get("author") or actor,
-                                      "date": iso(now), "text": note["text"]}]
+                                      "by": actor, "date": iso(now), "text": note["text"]}]
     touch(order, reason=f"attributes updated by {actor}")
     if descriptive:
         record_event(order, OrderEvent.Type.ATTRIBUTES_UPDATED, actor=actor,

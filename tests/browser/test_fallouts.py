@@ -1,6 +1,6 @@
 """Fallouts, as an agent works them in the browser: from the dashboard to the fallout queue, the class and the
 repair it calls for; retry (an empty reason refused first), skip an optional service then retry the others
-with the queue's bulk action, correct a characteristic and resubmit (a value the catalog refuses is shown
+(the queue's bulk retry refuses data errors: each from its page), correct a characteristic and resubmit (a value the catalog refuses is shown
 as an error first), and the manual completion a supervisor approves; each time the order moves."""
 import pytest
 from django.db import transaction
@@ -92,7 +92,8 @@ def test_an_agent_skips_an_optional_service_then_retries_the_others_from_the_que
     assert Fallout.objects.get(pk=fallouts["WiFi-Management"].pk).resolution == "skipped"
     assert state_of(order) == "held"  # the two mandatory services are still stopped
 
-    # the two mandatory services: retried together from the queue (a bulk action, each fallout on its own)
+    # the two mandatory services: SOM refused their data, so the queue's bulk retry refuses them (sent again
+    # unchanged they would fail the same way) ...
     page.get_by_role("link", name="Fallouts", exact=True).first.click()
     for code in ("Internet-Access", "CPE-Management"):
         page.locator(f'#result_list input[name="_selected_action"][value="{fallouts[code].pk}"]').check()
@@ -100,8 +101,16 @@ def test_an_agent_skips_an_optional_service_then_retries_the_others_from_the_que
     page.get_by_role("textbox", name="Reason").fill("SOM fixed its validation")
     agent.shot("fallout-queue-bulk-retry")
     page.get_by_role("button", name="Go").click()
-    expect(page.locator(".messagelist")).to_contain_text(f"Fallout {fallouts['Internet-Access'].pk}: retried")
-    expect(page.locator(".messagelist")).to_contain_text(f"Fallout {fallouts['CPE-Management'].pk}: retried")
+    for code in ("Internet-Access", "CPE-Management"):
+        expect(page.locator(".messagelist")).to_contain_text(f"Fallout {fallouts[code].pk}: Its class is data error")
+    assert state_of(order) == "held"
+    # ... and the agent retries each from its own page, having looked at it
+    for code in ("Internet-Access", "CPE-Management"):
+        agent.go(f"/admin/orders/fallout/{fallouts[code].pk}/change/")
+        page.locator("#repair-retry").click()
+        page.get_by_label("Reason").fill("SOM fixed its validation")
+        page.locator("#command-submit").click()
+        expect(page.locator(".messagelist")).to_contain_text("Retried: ")
     assert state_of(order) == "inProgress"
     assert not Fallout.objects.filter(order=order, resolved_at__isnull=True).exists()
 

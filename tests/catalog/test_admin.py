@@ -1,11 +1,15 @@
 """Catalog admin: editable by admins, a product or service specification version frozen once in use (its history
 included), and the new-version actions."""
 import json
+from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
 
-from catalog.models import ProductOffering, ProductSpecification, ServiceSpecification
+from catalog.models import ProductOffering, ProductOfferingPrice, ProductSpecification, ServiceSpecification
+from catalog.services import load_demo_catalog
+from comapp.errors import ValidationFailed
 
 
 @pytest.mark.django_db
@@ -217,3 +221,244 @@ class TestServiceSpecificationAdmin:
 
         assert "create_new_version" not in page
         assert ServiceSpecification.objects.filter(code="Internet-Access").count() == 1
+
+
+class _FormReader(HTMLParser):
+    """The fields of the admin change form as a browser would post them (inputs, checked boxes, selected options,
+    text areas), to change one field and post the rest as they are."""
+
+    def __init__(self):
+        super().__init__()
+        self.data: dict[str, list[str]] = {}
+        self._select = self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button", "file"):
+            if attrs.get("type") in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.data.setdefault(name, []).append(attrs.get("value") or ("on" if attrs.get("type") == "checkbox"
+                                                                          else ""))
+        elif tag == "select" and name:
+            self._select = name
+            self.data.setdefault(name, [])
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.data[self._select].append(attrs.get("value") or "")
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.data[name] = [""]
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.data[self._textarea][0] += data.lstrip("\n") if not self.data[self._textarea][0] else data
+
+
+def change_form(client, url) -> dict:
+    reader = _FormReader()
+    reader.feed(client.get(url).content.decode())
+    return {name: values if len(values) > 1 else (values[0] if values else "") for name, values in reader.data.items()
+            if name not in ("csrfmiddlewaretoken", "action", "select_across", "index")}
+
+
+def _price_amounts(offering) -> list[Decimal]:
+    return list(offering.prices.order_by("id").values_list("amount", flat=True))
+
+
+@pytest.mark.django_db
+class TestOfferingPrices:
+    @pytest.mark.parametrize("amount", ["0", "0.00", "-500.00"])
+    def test_a_price_of_zero_or_less_is_refused(self, admin_client_logged_in, demo_catalog, amount):
+        offering = ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200")
+        url = reverse("admin:catalog_productoffering_change", args=[offering.pk])
+        before = _price_amounts(offering)
+
+        response = admin_client_logged_in.post(url, {**change_form(admin_client_logged_in, url),
+                                                     "prices-0-amount": amount})
+
+        assert response.status_code == 200
+        assert "Ensure this value is greater than or equal to 0.01" in response.content.decode()
+        assert _price_amounts(offering) == before
+
+    def test_a_positive_price_of_an_offering_version_not_in_use_is_changed(self, admin_client_logged_in,
+                                                                          demo_catalog):
+        offering = ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200")
+        url = reverse("admin:catalog_productoffering_change", args=[offering.pk])
+
+        response = admin_client_logged_in.post(url, {**change_form(admin_client_logged_in, url),
+                                                     "prices-0-amount": "41.99"})
+
+        assert response.status_code == 302, response.content.decode()[-3000:]
+        assert _price_amounts(offering)[0] == Decimal("41.99")
+
+    def test_the_prices_of_an_offering_version_in_use_are_read_only(self, admin_client_logged_in, demo_catalog,
+                                                                   capture_item):
+        offering = ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200")
+        url = reverse("admin:catalog_productoffering_change", args=[offering.pk])
+        form = change_form(admin_client_logged_in, url)
+        capture_item(offering)
+        before = _price_amounts(offering)
+
+        page = admin_client_logged_in.get(url).content.decode()
+        admin_client_logged_in.post(url, {**form, "prices-0-amount": "1.00", "prices-TOTAL_FORMS": "3",
+                                          "prices-2-name": "Sneaky", "prices-2-price_type": "oneTime",
+                                          "prices-2-amount": "-50", "prices-2-currency": "EUR"})
+
+        assert 'name="prices-0-amount"' not in page and "39.99" in page
+        assert _price_amounts(offering) == before
+
+    def test_the_catalog_service_refuses_a_price_of_zero_or_less(self, monkeypatch):
+        from catalog import demo
+
+        free = [{**data, "prices": [{**price, "amount": Decimal("0.00")} for price in data["prices"]]}
+                for data in demo.PRODUCT_OFFERINGS]
+        monkeypatch.setattr(demo, "PRODUCT_OFFERINGS", free)
+
+        with pytest.raises(ValidationFailed, match="amount"):
+            load_demo_catalog()
+
+        assert not ProductOfferingPrice.objects.exists() and not ProductOffering.objects.exists()
+
+
+def _messages(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, m.message) for m in response.context["messages"]]
+
+
+@pytest.mark.django_db
+class TestCatalogRefusals:
+    """What the catalog service refuses is a message on the page, never a server error, and changes nothing."""
+
+    def test_a_new_product_specification_version_the_service_refuses_is_an_error_message(
+            self, admin_client_logged_in, demo_catalog):
+        offering = ProductOffering.objects.get(offering_id="PO-STATIC-IP")
+        ProductOffering.objects.filter(pk=offering.pk).update(version="2025-a")
+        before = ProductSpecification.objects.count()
+
+        response = admin_client_logged_in.post(
+            reverse("admin:catalog_productspecification_changelist"),
+            {"action": "create_new_version", "_selected_action": [offering.specification.pk]}, follow=True)
+
+        assert response.status_code == 200
+        [(level, text)] = _messages(response)
+        assert level == "error" and "2025-a" in text and "not a whole number" in text
+        assert ProductSpecification.objects.count() == before
+
+    def test_a_new_service_specification_version_the_service_refuses_is_an_error_message(
+            self, admin_client_logged_in, demo_catalog):
+        ProductOffering.objects.filter(offering_id="PO-SUPERFIBRE-200").update(version="2025-a")
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+        before = (ServiceSpecification.objects.count(), ProductSpecification.objects.count())
+
+        response = admin_client_logged_in.post(
+            reverse("admin:catalog_servicespecification_changelist"),
+            {"action": "create_new_version", "_selected_action": [internet.pk]}, follow=True)
+
+        assert response.status_code == 200
+        [(level, text)] = _messages(response)
+        assert level == "error" and "Internet-Access" in text and "2025-a" in text
+        assert (ServiceSpecification.objects.count(), ProductSpecification.objects.count()) == before
+
+    def test_an_edit_the_service_refuses_is_an_error_message_and_changes_nothing(
+            self, admin_client_logged_in, demo_catalog, capture_item, monkeypatch):
+        from catalog.admin import ServiceSpecificationForm
+
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+        url = reverse("admin:catalog_servicespecification_change", args=[static_ip.pk])
+        validated = ServiceSpecificationForm.clean
+
+        def an_order_is_captured_meanwhile(form):
+            # another process captures an order naming this version between the form's checks and the save
+            capture_item(ProductOffering.objects.get(offering_id="PO-STATIC-IP"))
+            return validated(form)
+
+        monkeypatch.setattr(ServiceSpecificationForm, "clean", an_order_is_captured_meanwhile)
+        response = admin_client_logged_in.post(url, _service_form(static_ip, max_retries=7), follow=True)
+
+        assert response.status_code == 200
+        messages = _messages(response)
+        assert [level for level, _ in messages] == ["error"] and "frozen" in messages[0][1]
+        static_ip.refresh_from_db()
+        assert static_ip.max_retries != 7 and static_ip.history.count() == 1
+
+    def test_both_new_version_actions_need_the_right_to_repoint_offerings(self, client, django_user_model,
+                                                                          demo_catalog):
+        from django.contrib.auth.models import Permission
+
+        user = django_user_model.objects.create_user(username="specs", password="pw", is_staff=True)
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label="catalog").exclude(
+            codename="change_productoffering"))
+        client.force_login(user)
+        spec = ProductOffering.objects.get(offering_id="PO-STATIC-IP").specification
+        before = ProductSpecification.objects.count()
+
+        for model, pk in (("productspecification", spec.pk),
+                          ("servicespecification", ServiceSpecification.objects.get(code="Static-IP").pk)):
+            url = reverse(f"admin:catalog_{model}_changelist")
+            assert "create_new_version" not in client.get(url).content.decode()
+            client.post(url, {"action": "create_new_version", "_selected_action": [pk]})
+
+        assert ProductSpecification.objects.count() == before
+        assert ServiceSpecification.objects.filter(code="Static-IP").count() == 1
+
+
+@pytest.mark.django_db
+class TestServiceSpecificationChecks:
+    def test_the_list_asks_the_same_number_of_queries_whatever_the_number_of_rows(self, admin_client_logged_in,
+                                                                                 demo_catalog, capture_item):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        capture_item(ProductOffering.objects.get(offering_id="PO-SUPERFIBRE-200"))
+        url = reverse("admin:catalog_servicespecification_changelist")
+
+        def queries() -> int:
+            with CaptureQueriesContext(connection) as context:
+                page = admin_client_logged_in.get(url)
+            assert page.status_code == 200
+            return len(context)
+
+        few = queries()
+        for n in range(6):
+            ServiceSpecification.objects.create(code=f"Extra-{n}", name=f"Extra {n}")
+        page = admin_client_logged_in.get(url).content.decode()
+
+        assert queries() == few
+        # the column still says which versions are frozen: Internet-Access is named by the captured item's spec
+        def frozen_cell(code):
+            return page[page.index(f">{code}<"):].split("</tr>")[0].split("<td")[-1]
+
+        assert "icon-yes" in frozen_cell("Internet-Access") and "icon-no" in frozen_cell("Extra-0")
+
+    def test_the_som_must_be_one_that_is_configured(self, admin_client_logged_in, demo_catalog, settings):
+        settings.COM_SOM_ENDPOINTS = {"default": {"url": "http://som.test", "secret": "s"},
+                                      "mobile": {"url": "http://mobile.test", "secret": "m"}}
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+        url = reverse("admin:catalog_servicespecification_change", args=[static_ip.pk])
+
+        refused = admin_client_logged_in.post(url, _service_form(static_ip, som="nowhere"))
+        assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+        static_ip.refresh_from_db()
+        assert static_ip.som == "default"
+
+        assert admin_client_logged_in.post(url, _service_form(static_ip, som="mobile")).status_code == 302
+        static_ip.refresh_from_db()
+        assert static_ip.som == "mobile"
+
+    def test_a_dependency_cycle_through_other_services_is_refused(self, admin_client_logged_in, demo_catalog):
+        # Static-IP depends on Internet-Access: Internet-Access depending on Static-IP closes a loop
+        internet = ServiceSpecification.objects.get(code="Internet-Access")
+        static_ip = ServiceSpecification.objects.get(code="Static-IP")
+        url = reverse("admin:catalog_servicespecification_change", args=[internet.pk])
+        before = sorted(d.code for d in internet.depends_on.all())
+
+        response = admin_client_logged_in.post(url, _service_form(internet, depends_on=[static_ip.pk]))
+
+        assert response.status_code == 200
+        assert "Internet-Access → Static-IP → Internet-Access" in response.content.decode()
+        assert sorted(d.code for d in internet.depends_on.all()) == before

@@ -253,6 +253,19 @@ class TestUpdateServiceSpecification:
         static_ip.refresh_from_db()
         assert static_ip.max_retries == 1 and [s.code for s in static_ip.depends_on.all()] == ["Internet-Access"]
 
+    def test_a_dependency_loop_through_another_service_is_refused(self, demo_catalog):
+        internet = ServiceSpecification.objects.get(code="Internet-Access")  # Static-IP depends on it
+        before = [s.code for s in internet.depends_on.all()]
+
+        with pytest.raises(ValidationFailed, match="a dependency loop: Internet-Access → Static-IP → Internet-Access"):
+            update_service_specification(specification=internet, changes={}, depends_on=["Static-IP"],
+                                         actor_name="admin")
+        with pytest.raises(ValidationFailed, match="a dependency loop"):
+            revise_service_specification(code="Internet-Access", depends_on=["Static-IP"], actor_name="admin")
+
+        assert [s.code for s in internet.depends_on.all()] == before
+        assert ServiceSpecification.objects.filter(code="Internet-Access").count() == 1
+
     def test_a_version_not_in_use_is_edited_in_place(self, demo_catalog, capture_item):
         # An order for Static IP freezes Static-IP, not the WiFi service its specification does not name.
         capture_item(ProductOffering.objects.get(offering_id="PO-STATIC-IP"))

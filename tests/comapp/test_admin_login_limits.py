@@ -86,3 +86,20 @@ def test_attempts_are_visible_in_the_admin(client, supervisor, admin_client):
     page = admin_client.get("/admin/axes/accessattempt/")
     assert page.status_code == 200 and "boss" in page.content.decode()
     assert admin_client.get("/admin/axes/accesslog/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_one_address_locked_out_does_not_lock_the_user_out_everywhere(client, supervisor, settings):
+    settings.AXES_IPWARE_PROXY_COUNT = 1
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
+    def via_proxy(password, address):  # every request reaches COM from the proxy, 10.0.0.1
+        return client.post(LOGIN, {"username": "boss", "password": password}, REMOTE_ADDR="10.0.0.1",
+                           HTTP_X_FORWARDED_FOR=f"198.51.100.1, {address}")
+
+    for _ in range(5):
+        via_proxy("wrong", "203.0.113.66")  # an attacker guessing the supervisor's password
+    assert via_proxy("right-pw-123", "203.0.113.66").status_code == 429
+    assert via_proxy("right-pw-123", "203.0.113.10").status_code == 302  # the supervisor, from their desk
+    assert AccessAttempt.objects.get(username="boss").ip_address == "203.0.113.66"
+

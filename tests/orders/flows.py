@@ -17,7 +17,7 @@ from django.test import Client
 from comapp.signing import sign
 from orders.api import mappers
 from orders.api.serializers import ProductOrderCreateSerializer
-from orders.models import InboundEvent, ProductOrder, ServiceOrder
+from orders.models import Fallout, InboundEvent, ProductOrder, ServiceOrder
 from orders.services import outbox, som_events, submission
 from orders.services.capture import capture_order
 from orders.services.checks import run_order_checks
@@ -247,3 +247,17 @@ class HttpSom:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def in_data_fallout(web, som, ext, customer):
+    """SOM refuses the ONT installation for data it cannot use: a data fallout, fixed by a correction first."""
+    order = submit(web.channel, installation(ext, customer=customer))
+    [service_order] = service_orders(order)
+    som.accept(service_order)
+    som.start(service_order)
+    [line] = [line for line in som.orders[service_order.pk]["serviceOrderItem"]
+              if line["service"]["serviceSpecification"]["id"] == "ONT-Installation"]
+    som.fail_item(service_order, line["id"], "invalid installation address: unknown building")
+    [fallout] = Fallout.objects.filter(order=order, resolved_at__isnull=True)
+    assert fallout.category == "data"
+    return order, fallout

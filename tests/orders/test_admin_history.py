@@ -124,3 +124,41 @@ def test_the_agent_works_held_orders_with_actions_a_viewer_does_not_see(client, 
     page = client.get(reverse("admin:orders_heldorder_changelist"))
     assert page.status_code == 200
     assert "release_holds" not in page.content.decode() and "reject_held_orders" not in page.content.decode()
+
+
+def test_a_customers_credit_limit_change_is_kept_in_its_history_read_only(client):
+    from orders.models import CustomerProfile
+
+    customer = CustomerProfile.objects.get(party_id="CUST-4004")
+    login(client, "supervisor")
+    url = reverse("admin:orders_customerprofile_change", args=[customer.pk])
+    old_limit = customer.credit_limit
+
+    response = client.post(url, {"party_id": customer.party_id, "name": customer.name,
+                                  "payment_type": customer.payment_type, "credit_limit": "5000.00",
+                                  "segment": customer.segment, "billing_account_id": customer.billing_account_id})
+
+    assert response.status_code == 302
+    latest, previous = customer.history.order_by("-history_id")[:2]
+    assert (previous.credit_limit, latest.credit_limit) == (old_limit, 5000)
+    assert latest.history_user.username == "supervisor"
+    history = client.get(reverse("admin:orders_customerprofile_history", args=[customer.pk]))
+    assert history.status_code == 200 and "supervisor" in history.content.decode()
+    # the old limit cannot be written back from the history either
+    revert = client.post(reverse("admin:orders_customerprofile_simple_history",
+                                 args=[customer.pk, previous.history_id]), {"_save": "Revert"})
+    assert revert.status_code == 405
+    assert CustomerProfile.objects.get(pk=customer.pk).credit_limit == 5000
+
+
+def test_the_channel_page_shows_only_the_end_of_the_webhook_secret(client):
+    from orders.models import Channel
+
+    channel = Channel.objects.get(name="portal")
+    login(client, "admin")
+
+    page = client.get(reverse("admin:orders_channel_change", args=[channel.pk])).content.decode()
+
+    assert channel.webhook_secret and len(channel.webhook_secret) > 8
+    assert channel.webhook_secret not in page and channel.webhook_secret[:8] not in page
+    assert f"…{channel.webhook_secret[-4:]}" in page and "manage.py channel show portal" in page

@@ -285,6 +285,37 @@ def test_patch_changes_descriptive_fields_and_appends_notes(portal):
     assert order.history.count() == 2
 
 
+# --- notes: who wrote them --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("author", ["user:supervisor", "system", "channel:b2b", " User : root"])
+def test_a_channel_cannot_sign_a_note_as_staff_the_system_or_another_channel(portal, author):
+    forged = order_body()
+    forged["note"] = [{"author": author, "text": "Approved by the supervisor"}]
+    before = db_snapshot()
+    refused = post(portal, forged)
+    assert refused.status_code == 400 and "note[0].author" in refused.json()["message"], refused.content
+    assert db_snapshot() == before
+
+    order = ProductOrder.objects.get(pk=post(portal, order_body()).json()["id"])
+    refused = portal.patch(f"{BASE}/productOrder/{order.pk}",
+                           {"note": [{"text": "fine"}, {"author": author, "text": "Approved"}]}, format="json")
+    assert refused.status_code == 400 and "note[1].author" in refused.json()["message"], refused.content
+    assert ProductOrder.objects.get(pk=order.pk).notes == order.notes
+
+
+def test_a_channels_note_is_stored_with_the_channel_that_wrote_it(portal):
+    created = post(portal, order_body()).json()
+    response = portal.patch(f"{BASE}/productOrder/{created['id']}",
+                            {"note": [{"author": "Jane at the Lyon shop", "text": "call first"}, {"text": "no name"}]},
+                            format="json")
+    assert response.status_code == 200, response.content
+    notes = ProductOrder.objects.get(pk=created["id"]).notes
+    assert [(n["author"], n["by"]) for n in notes] == [
+        ("portal", "channel:portal"), ("Jane at the Lyon shop", "channel:portal"), ("channel:portal", "channel:portal")]
+    # the channel reads back what it sent
+    assert [n["author"] for n in response.json()["note"]] == ["portal", "Jane at the Lyon shop", "channel:portal"]
+
+
 @pytest.mark.parametrize("attribute,value,hint", [
     ("state", "cancelled", "cancelProductOrder"),
     ("productOrderItem", [{"id": "1", "action": "delete"}], "modify or delete"),

@@ -253,8 +253,8 @@ def test_every_check_result_is_stored_and_logged(web):
 
     results = {r.check_code: r.outcome for r in OrderCheckResult.objects.filter(order=order)}
     assert results == {"businessRules": "pass", "productInFlight": "pass", "serviceability": "pass",
-                       "credit": "pass", "fraudVelocity": "pass", "duplicate": "pass"}
-    assert order.events.filter(type=OrderEvent.Type.CHECK_RECORDED).count() == 6
+                       "credit": "pass", "fraudVelocity": "pass", "duplicate": "pass", "appointment": "pass"}
+    assert order.events.filter(type=OrderEvent.Type.CHECK_RECORDED).count() == 7
     assert OrderCheckResult.objects.get(order=order, check_code="serviceability").details == {
         "technology": {"ADDR-1001": "GPON"}}
 

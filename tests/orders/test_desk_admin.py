@@ -1,6 +1,7 @@
 """The order desk's screens: who may run which command, what the state refuses (a message, never an error
 page), the held and fallout queues, the order page, the impact preview before a change, the approvals queue
 with separation of duties, the fallout groups and the dashboard."""
+import json
 import re
 
 import pytest
@@ -9,9 +10,9 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from orders import roles
-from orders.models import Fallout, MutationRequest, OrderEvent, ProductOrder
+from orders.models import Fallout, HubSubscription, MutationRequest, Notification, OrderEvent, ProductOrder
 
-from .flows import installation, submit, superfibre
+from .flows import in_data_fallout, installation, submit, superfibre
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -247,6 +248,27 @@ def test_asking_for_information_and_adding_a_note_from_the_order_page(client, we
     assert "Called the customer" in page and "Information Requested" in page
 
 
+def test_the_desk_shows_which_channel_wrote_a_note_and_channels_never_see_staff_names(client, web):
+    order = held_for_credit(web)
+    HubSubscription.objects.create(channel=web.channel, callback="http://listener.test/web")
+    url = f"/tmf-api/productOrderingManagement/v4/productOrder/{order.pk}"
+    assert web.patch(url, {"note": [{"author": "Jane at the shop", "text": "Customer called back"}]},
+                     format="json").status_code == 200
+    login(client, "agent")
+    client.post(command_url(order, "note"), {"text": "Called the customer"})
+    client.post(command_url(order, "request-information"), {"reason": "Payslip for the credit check"})
+
+    page = html(order_page(client, order))
+    assert "<strong>Jane at the shop</strong> via channel:web" in page
+    assert "<strong>user:agent</strong>" in page
+
+    body = web.get(url).json()
+    assert [n["author"] for n in body["note"][-3:]] == ["Jane at the shop", "order desk", "order desk"]
+    told = json.dumps([n.payload for n in Notification.objects.filter(order=order)])
+    assert "Called the customer" in told  # the channel was told of the notes, without the name
+    assert "user:agent" not in json.dumps(body) and "user:agent" not in told
+
+
 def test_release_from_the_order_page_needs_a_reason(client, web):
     order = held_for_credit(web)
     login(client, "agent")
@@ -458,6 +480,27 @@ def test_a_manual_completion_is_requested_from_the_fallout_and_decided_by_a_supe
     client.post(reverse("admin:orders_mutationrequest_decide", args=[mutation.pk]), {"_approve": "1"})
     assert ProductOrder.objects.get(pk=order.pk).state == "completed"
     assert Fallout.objects.get(pk=fallout.pk).resolution == "completedByHand"
+
+
+def test_the_bulk_retry_refuses_fallouts_that_need_a_correction_each(client, web, som):
+    data = [in_data_fallout(web, som, f"bad-{n}", customer)[1] for n, customer in enumerate(["CUST-1001", "CUST-3003"])]
+    _, resource = in_fallout(web, som, ext="inst-9", customer="CUST-4004")
+    login(client, "agent")
+
+    response = client.post(reverse("admin:orders_fallout_changelist"),
+                           {"action": "retry", "_selected_action": [f.pk for f in [*data, resource]],
+                            "reason": "all at once"}, follow=True)
+
+    said = messages_of(response)
+    assert f"Fallout {resource.pk}: retried" in said
+    assert f"Fallout {data[0].pk}: Its class is data error: such a fallout needs its own correction" in " ".join(said)
+    assert all(Fallout.objects.get(pk=f.pk).is_open for f in data)
+    assert not Fallout.objects.get(pk=resource.pk).is_open
+
+    group = client.post(reverse("admin:orders_fallout_group_retry"),
+                        {"root_cause": data[0].root_cause, "reason": "all at once"}, follow=True)
+    assert any("data error" in m and "one by one" in m for m in messages_of(group))
+    assert all(Fallout.objects.get(pk=f.pk).is_open for f in data)
 
 
 def test_fallouts_of_one_root_cause_are_grouped_and_retried_together_each_audited(client, web, som):

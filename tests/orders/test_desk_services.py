@@ -21,7 +21,7 @@ from orders.services import holds, mutations, notes, repairs
 from orders.services.mutations import MutationDraft
 from orders.services.submission import service_order_refused
 
-from .flows import installation, plan, service_orders, submit, superfibre
+from .flows import in_data_fallout, installation, plan, service_orders, submit, superfibre
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -199,6 +199,30 @@ def test_only_an_optional_service_can_be_skipped(web, agent, som):
     order = som.fulfil(order)
     assert order.state == "partial"  # built without the optional WiFi
     assert order.items.get().state == "completed"
+
+
+def test_a_group_retry_refuses_a_root_cause_whose_fallouts_need_a_correction_each(web, som, agent):
+    found = [in_data_fallout(web, som, f"inst-{n}", customer) for n, customer in enumerate(["CUST-1001", "CUST-3003"])]
+    root = found[0][1].root_cause
+    assert {f.root_cause for _, f in found} == {root}
+    before = [snapshot(order) for order, _ in found]
+
+    with pytest.raises(NotAllowed, match="data"):
+        repairs.retry_fallout_group(root_cause=root, user=agent, reason="all at once")
+
+    assert [snapshot(order) for order, _ in found] == before
+    assert all(Fallout.objects.get(pk=f.pk).is_open for _, f in found)
+
+
+def test_a_fallout_selected_among_others_is_not_retried_when_its_class_needs_a_correction(web, som, agent):
+    order, fallout = in_data_fallout(web, som, "inst-1", "CUST-1001")
+    before = snapshot(order)
+    with pytest.raises(NotAllowed, match="one by one"):
+        repairs.retry_fallout_in_bulk(fallout=fallout, user=agent, reason="all at once")
+    assert snapshot(order) == before and Fallout.objects.get(pk=fallout.pk).is_open
+    # from its own page, after the agent looked at it, the retry stays possible
+    repairs.retry_fallout(fallout=fallout, user=agent, reason="SOM fixed its address book")
+    assert not Fallout.objects.get(pk=fallout.pk).is_open
 
 
 def test_a_group_retry_repairs_each_fallout_of_a_root_cause_on_its_own(web, som, agent):

@@ -4,9 +4,11 @@ from django.urls import reverse
 
 from comapp.errors import NotAllowed
 from inventory.models import Product
+from orders.check_rules import Check
 from orders.models import Fallout, OrderEvent, ProductOrder, ServiceOrderItem
 from orders.services.holds import reject_held, release_hold
 from orders.services.repairs import fail_fallout, retry_fallout
+from orders.tasks import run_order_checks
 
 from .bodies import item, order_body
 from .flows import capture, installation, service_orders, submit, superfibre
@@ -109,6 +111,42 @@ def test_an_order_held_by_a_fallout_is_not_a_check_hold(web, som, agent, command
         command(order=order, user=agent, reason="")
 
     assert snapshot(order) == before
+
+
+class Exploding(Check):
+    """A check with a bug in it: the order ends held by an INTERNAL_ERROR fallout before fulfilment."""
+
+    code = "exploding"
+
+    def run(self, order):
+        raise RuntimeError("credit bureau answered nonsense")
+
+
+def held_by_a_checks_fallout(web, settings):
+    settings.COM_ORDER_CHECKS = [*settings.COM_ORDER_CHECKS, "tests.orders.test_holds.Exploding"]
+    order = capture(web.channel, superfibre())
+    for _ in range(settings.COM_MAX_PROCESSING_ATTEMPTS):
+        run_order_checks(order.pk)
+    order.refresh_from_db()
+    assert order.state == "held" and not order.service_items.exists()
+    return order, Fallout.objects.get(order=order, resolved_at__isnull=True)
+
+
+def test_an_order_held_by_a_fallout_before_fulfilment_is_not_rejected_around_its_fallout(web, agent, settings,
+                                                                                         admin_browser):
+    order, fallout = held_by_a_checks_fallout(web, settings)
+    before = snapshot(order)
+
+    with pytest.raises(NotAllowed, match="fallout"):
+        reject_held(order=order, user=agent, reason="tired of it", reason_code="REJECTED_BY_AGENT")
+    messages = admin_action(admin_browser, "productorder", "reject_held_orders", order.pk)
+    assert len(messages) == 1 and "fallout" in messages[0]
+
+    assert snapshot(order) == before and Fallout.objects.get(pk=fallout.pk).is_open
+    # giving up on the fallout closes it first, then rejects the order
+    assert fail_fallout(fallout=fallout, user=agent, reason="bureau down for good") == "order rejected"
+    order.refresh_from_db()
+    assert order.state == "rejected" and not Fallout.objects.get(pk=fallout.pk).is_open
 
 
 # --- fallout ---------------------------------------------------------------------------------------

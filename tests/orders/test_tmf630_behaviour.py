@@ -3,12 +3,14 @@ import json
 
 import pytest
 
-from orders.models import OrderEvent, ProductOrder
+from orders.check_rules import Check
+from orders.models import HubSubscription, Notification, OrderEvent, ProductOrder
 from orders.services.holds import reject_held, release_hold
+from orders.tasks import run_order_checks
 from tests.tmf_schema import TMF622, assert_valid
 
 from .bodies import item, order_body
-from .flows import installation, submit, superfibre
+from .flows import capture, installation, submit, superfibre
 
 BASE = "/tmf-api/productOrderingManagement/v4/productOrder"
 MERGE_PATCH = "application/merge-patch+json"
@@ -126,6 +128,19 @@ def agent(django_user_model):
     return django_user_model.objects.create_superuser(username="root", password="pw", email="root@example.com")
 
 
+# What a channel reads for an order held by fallout, whatever the fallout's own (internal) text.
+FALLOUT_PUBLIC_REASON = "Fulfilment needs attention from our operations team"
+
+
+class Leaky(Check):
+    """A check failing with an error whose text names an internal host: it must never reach a channel."""
+
+    code = "leaky"
+
+    def run(self, order):
+        raise ConnectionError("OperationalError: could not connect to db-7.core.internal:5432")
+
+
 def read(client, order):
     response = client.get(f"{BASE}/{order.pk}")
     assert response.status_code == 200
@@ -164,13 +179,35 @@ class TestStateReason:
         [message] = read(web, order)["productOrderErrorMessage"]
         assert (message["code"], message["reason"]) == ("REJECTED_BY_AGENT", "customer could not pay the deposit")
 
-    def test_a_fallout_hold_names_the_order_item(self, web, som):
+    def test_a_fallout_hold_names_the_order_item_with_a_public_reason(self, web, som):
         som.fail("ONT-Installation", times=1)
         order = som.fulfil(submit(web.channel, installation()))
         assert order.state == "held"
-        [message] = read(web, order)["productOrderErrorMessage"]
-        assert message["code"] == "FALLOUT" and "ONT-Installation" in message["reason"]
+        body = read(web, order)
+        [message] = body["productOrderErrorMessage"]
+        assert (message["code"], message["reason"]) == ("FALLOUT", FALLOUT_PUBLIC_REASON)
         assert [(i["itemId"], i["productOrderId"]) for i in message["productOrderItem"]] == [("1", order.pk)]
+        # SOM's own error stays on the desk
+        assert "ONT-Installation" in order.state_reason and "ONT-Installation" not in json.dumps(body)
+
+    def test_an_internal_error_reaches_the_channel_as_a_fixed_text_and_the_desk_in_full(self, web, settings):
+        HubSubscription.objects.create(channel=web.channel, callback="http://listener.test/web")
+        settings.COM_ORDER_CHECKS = [*settings.COM_ORDER_CHECKS, "tests.orders.test_tmf630_behaviour.Leaky"]
+        order = capture(web.channel, superfibre())
+        for _ in range(settings.COM_MAX_PROCESSING_ATTEMPTS):
+            run_order_checks(order.pk)
+        order.refresh_from_db()
+        assert order.state == "held" and order.state_reason_code == "FALLOUT"
+        assert "db-7.core.internal" in order.state_reason  # the desk keeps the full text
+        body = read(web, order)
+        [message] = body["productOrderErrorMessage"]
+        assert (message["code"], message["reason"]) == ("FALLOUT", FALLOUT_PUBLIC_REASON)
+        versions = web.get(f"{BASE}/{order.pk}/version").json()
+        seen = json.dumps(body) + json.dumps(versions) + json.dumps(
+            [n.payload for n in Notification.objects.filter(order=order)])
+        assert Notification.objects.filter(order=order, payload__event__productOrder__state="held").exists()
+        for secret in ("db-7.core.internal", "OperationalError", "INTERNAL_ERROR", "Traceback"):
+            assert secret not in seen
 
     def test_a_released_order_no_longer_carries_a_reason(self, web, agent):
         order = submit(web.channel, superfibre(customer="CUST-4004"))
