@@ -42,7 +42,8 @@ def add_rows(web, agent, first: int, count: int) -> None:
                                         message="nothing in flight", actor="system",
                                         context={"error": f"cause {n % 4}"})
         mutation, _ = request_mutation(order_id=order.pk, actor="user:agent", user=agent, draft=MutationDraft(
-            kind="change", item_ids=("1",), changes={"items": {"1": {"quantity": 2}}}, reason="two lines"))
+            kind="change", item_ids=("1",), changes={"items": {"1": {"quantity": 2}}}, reason="two lines",
+            customer_consent_ref=f"CALL-{n}"))
         assert mutation.state == "pendingApproval"
 
 
