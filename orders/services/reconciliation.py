@@ -3,10 +3,10 @@
 A service order SOM accepted but has not spoken of for ``COM_SOM_POLL_AFTER_SECONDS``, and one SOM ended
 while some of its items never got a final state from it, is read back with TMF641 ``GET serviceOrder/{id}``.
 The answer is stored and applied like an event, keyed by its content, so the same answer twice changes
-nothing. A readable answer counts as SOM speaking (its order may rightly not move for days). Not heard of for
-``COM_SOM_SILENCE_FALLOUT_SECONDS`` (an unfinished service order: neither an event nor a read-back answered),
-or no progress after ``COM_SOM_READBACK_FALLOUT_SECONDS`` (a finished one with unexplained items): those items
-go to fallout.
+nothing. No progress after ``COM_SOM_SILENCE_FALLOUT_SECONDS`` (an unfinished service order: no event and no
+read-back that changed anything) or ``COM_SOM_READBACK_FALLOUT_SECONDS`` (a finished one with unexplained
+items): those items go to fallout, in front of a person. An answer that repeats the same state is not progress:
+a SOM that accepts an order and never moves it must not keep it waiting for ever.
 """
 from __future__ import annotations
 
@@ -66,9 +66,6 @@ def _read_and_apply(service_order: ServiceOrder, *, last_try: bool) -> str:
         update, payload = tmf641.read_back(service_order.pk, snapshot)
     except Exception as exc:  # noqa: BLE001 - what SOM answered cannot be read: say so, the silence clock runs
         return f"unreadable answer: {exc}"
-    if not service_order.is_terminal:
-        # SOM answered: it is not silent, even if its order has not moved (held at SOM for days is legitimate)
-        ServiceOrder.objects.filter(pk=service_order.pk).update(last_heard_at=timezone.now())
     try:
         with transaction.atomic():
             event = InboundEvent.objects.create(

@@ -32,18 +32,28 @@ def closed_port() -> int:
 
 @pytest.fixture
 def broker_down():
-    """The Celery app pointed at a Redis that is not running, for this test only."""
+    """The Celery app pointed at a Redis that is not running, for this test only. Celery takes the broker from
+    the CELERY_BROKER_URL environment variable over its configuration: with it set (CI's Redis), the broker
+    cannot be repointed here, and the fault suite stops a real Redis instead (tests/faults)."""
+    import os
+
+    from kombu import pools
+
     from comapp.celery import app
 
+    if os.environ.get("CELERY_BROKER_URL"):
+        pytest.skip("CELERY_BROKER_URL pins the broker: tests/faults::test_redis_killed_and_restarted_while_orders_flow")
     saved = app.conf.broker_url, app.conf.broker_transport_options
     app.conf.broker_url = f"redis://127.0.0.1:{closed_port()}/0"
     app.conf.broker_transport_options = {"max_retries": 1}
     app._pool = None
     app.amqp._producer_pool = None
+    pools.reset()  # kombu's process-wide producer pools: none may hold a connection to the real broker
     yield app
     app.conf.broker_url, app.conf.broker_transport_options = saved
     app._pool = None
     app.amqp._producer_pool = None
+    pools.reset()
 
 
 # --- a broker that is down -------------------------------------------------------------------------------
