@@ -31,20 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.faults.cluster import Cluster, order_body, wait_for  # noqa: E402
+from tests.faults.cluster import REFUSE_INVENTORY, Cluster, order_body, wait_for  # noqa: E402
 
-BOOM_TRIGGER = """
-CREATE OR REPLACE FUNCTION faults_refuse_product() RETURNS trigger AS $$
-BEGIN
-  IF NEW.customer_id LIKE 'CUST-boom-%' THEN
-    RAISE EXCEPTION 'fault injected: inventory write refused for %', NEW.customer_id;
-  END IF;
-  RETURN NEW;
-END $$ LANGUAGE plpgsql;
-DROP TRIGGER IF EXISTS faults_refuse_product ON inventory_product;
-CREATE TRIGGER faults_refuse_product BEFORE INSERT OR UPDATE ON inventory_product
-  FOR EACH ROW EXECUTE FUNCTION faults_refuse_product();
-"""
 SOM_RULES = {
     "som_503": {"behaviour": "http_503", "count": 5},
     "events_dropped": {"behaviour": "drop_events", "probability": 0.5},
@@ -208,7 +196,7 @@ def main() -> int:
           f"settings {overrides or 'as the fault suite'}, logs in {workdir}", flush=True)
     cluster.prepare()
     with connection.cursor() as cursor:
-        cursor.execute(BOOM_TRIGGER)
+        cursor.execute(REFUSE_INVENTORY)
     connections.close_all()
     cluster.start()
     chaos = Chaos(cluster, seed=args.seed, interval=tuple(float(x) for x in args.chaos.split(",")))

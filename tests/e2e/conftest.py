@@ -4,7 +4,6 @@ Needs ``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL`` (Redis), as `.ci/r
 them these tests are skipped with the reason (SQLite cannot serve a worker thread and the web thread at once).
 """
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,24 +14,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.live_services import skip_unless_available
+
 ROOT = Path(__file__).resolve().parents[2]
-NEEDS = []
-if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-    NEEDS.append("DATABASE_URL pointing at PostgreSQL")
-if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
-    NEEDS.append("CELERY_BROKER_URL pointing at Redis")
 
 
 def pytest_collection_modifyitems(config, items):
-    if not NEEDS:
-        return
-    if os.environ.get("COM_REQUIRE_E2E"):
-        raise pytest.UsageError("COM_REQUIRE_E2E is set but " + " and ".join(NEEDS) + " are missing")
-    skip = pytest.mark.skip(reason="end-to-end tests need " + " and ".join(NEEDS)
-                            + " (run them with `make test-e2e`, which is .ci/run)")
-    for item in items:
-        if "tests/e2e/" in str(item.fspath):
-            item.add_marker(skip)
+    skip_unless_available(items, "tests/e2e/", "end-to-end tests")
 
 
 def free_port() -> int:

@@ -45,6 +45,24 @@ FAST = {
 }
 
 
+# An exception halfway through: PostgreSQL refuses the inventory write of the customers named CUST-boom-*, in
+# the worker, after SOM has built the services (the fault suite and the soak).
+REFUSE_INVENTORY = """
+CREATE OR REPLACE FUNCTION faults_refuse_product() RETURNS trigger AS $$
+BEGIN
+  IF NEW.customer_id LIKE 'CUST-boom-%' THEN
+    RAISE EXCEPTION 'fault injected: inventory write refused for %', NEW.customer_id;
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS faults_refuse_product ON inventory_product;
+CREATE TRIGGER faults_refuse_product BEFORE INSERT OR UPDATE ON inventory_product
+  FOR EACH ROW EXECUTE FUNCTION faults_refuse_product();
+"""
+ACCEPT_INVENTORY = ("DROP TRIGGER IF EXISTS faults_refuse_product ON inventory_product; "
+                    "DROP FUNCTION IF EXISTS faults_refuse_product();")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

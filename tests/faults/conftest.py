@@ -7,30 +7,18 @@ a redis-server of this suite's own (it is killed and restarted by a test), never
 The tests read the database without a transaction around them (the processes must see what they see); the
 suite stops the processes and flushes the database when it ends, so the tests after it start clean.
 """
-import os
 
 import pytest
+
+from tests.live_services import skip_unless_available
 
 from .cluster import Cluster
 from .invariants import check
 
-NEEDS = []
-if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-    NEEDS.append("DATABASE_URL pointing at PostgreSQL")
-if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
-    NEEDS.append("CELERY_BROKER_URL pointing at Redis")
 
 
 def pytest_collection_modifyitems(config, items):
-    if not NEEDS:
-        return
-    if os.environ.get("COM_REQUIRE_E2E"):
-        raise pytest.UsageError("COM_REQUIRE_E2E is set but " + " and ".join(NEEDS) + " are missing")
-    skip = pytest.mark.skip(reason="fault tests need " + " and ".join(NEEDS)
-                            + " (and redis-server on the PATH; run them with `make test-e2e`, which is .ci/run)")
-    for item in items:
-        if "tests/faults/" in str(item.fspath):
-            item.add_marker(skip)
+    skip_unless_available(items, "tests/faults/", "fault tests (and redis-server on the PATH)")
 
 
 def _test_database_url(connection) -> str:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .cluster import wait_for
+from .cluster import ACCEPT_INVENTORY, REFUSE_INVENTORY, wait_for
 
 pytestmark = pytest.mark.e2e
 STORM_ORDERS = 130  # about 8 callbacks reach COM for each order (every event twice, a fifth lost)
@@ -171,21 +171,10 @@ def inventory_refuses(faults):
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("""
-            CREATE OR REPLACE FUNCTION faults_refuse_product() RETURNS trigger AS $$
-            BEGIN
-              IF NEW.customer_id LIKE 'CUST-boom-%' THEN
-                RAISE EXCEPTION 'fault injected: inventory write refused for %', NEW.customer_id;
-              END IF;
-              RETURN NEW;
-            END $$ LANGUAGE plpgsql;
-            DROP TRIGGER IF EXISTS faults_refuse_product ON inventory_product;
-            CREATE TRIGGER faults_refuse_product BEFORE INSERT OR UPDATE ON inventory_product
-              FOR EACH ROW EXECUTE FUNCTION faults_refuse_product();""")
+        cursor.execute(REFUSE_INVENTORY)
     yield
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS faults_refuse_product ON inventory_product; "
-                       "DROP FUNCTION IF EXISTS faults_refuse_product();")
+        cursor.execute(ACCEPT_INVENTORY)
 
 
 def test_an_exception_halfway_through_ends_in_fallout_not_stranded(faults, inventory_refuses):
