@@ -57,6 +57,9 @@ class OutboxMessage(models.Model):
                                           help_text="A delivery task is queued; the sweep leaves it alone until then.")
     last_error = models.TextField(blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    may_have_reached = models.BooleanField(
+        default=False, help_text="An attempt may have reached the receiver (an answer came, the connection broke "
+                                 "after it was made, or a worker died sending it): it can no longer be withdrawn.")
     response_body = models.JSONField(null=True, blank=True, help_text="What COM kept of SOM's answer (its ids).")
     response_excerpt = models.CharField(max_length=300, blank=True, help_text="The start of the answer.")
     created_at = models.DateTimeField(default=timezone.now)

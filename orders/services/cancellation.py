@@ -101,7 +101,8 @@ def _request_at_som(service_order: ServiceOrder, mutation: MutationRequest, *, a
 
 def withdraw(service_order: ServiceOrder, *, reason: str) -> bool:
     """Stop a service order still in COM's outbox from being sent; False if it may have reached SOM: a worker
-    is sending it right now, or an earlier attempt was made (a POST that timed out may have created it at SOM).
+    is sending it right now, or an earlier attempt got through to it (a POST that timed out may have created it
+    at SOM; one refused a connection did not).
     Such a one goes on: once SOM has it, it is cancelled there or what it builds is undone.
 
     The service order is taken back whole (SOM never sees it): every service still planned in it is unsent
@@ -114,9 +115,9 @@ def withdraw(service_order: ServiceOrder, *, reason: str) -> bool:
                .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).first())
     if message is None:
         return service_order.state == SomState.REJECTED
-    # never tried: no attempt now, none before a resend either (``outbox.resend`` resets the count, not the
-    # last answer or error, so those tell that it was tried)
-    if message.attempts or message.response_status is not None or message.last_error:
+    # never reached SOM: no attempt made, or each one failed to connect (SOM down); a timeout, an answer or a
+    # worker lost while sending may have created it there (``may_have_reached``, kept across a resend)
+    if message.may_have_reached:
         return False
     message.status = OutboxMessage.Status.DEAD
     message.last_error = f"withdrawn before sending: cancelled ({reason})"

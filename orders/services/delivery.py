@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 
 import requests
+import urllib3
 from django.conf import settings
 from django.db import transaction
 
@@ -40,6 +41,7 @@ class HttpResult:
     body: dict | None = None
     excerpt: str = ""
     error: str = ""
+    connected: bool = True  # False: no connection was ever made, the receiver cannot have acted on it
 
 
 def body_bytes(payload: dict) -> bytes:
@@ -62,6 +64,18 @@ def _read_limited(response: requests.Response, limit: int) -> bytes:
     return data[:limit]
 
 
+def _connected(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached the receiver: False only when no connection was ever made (refused,
+    unresolvable host, connect timeout); a read timeout or a connection broken later may follow a request SOM
+    received and acted on."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return not isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return True
+
+
 def _post(message: OutboxMessage) -> HttpResult:
     body = body_bytes(message.body)
     to_som = message.kind != OutboxMessage.Kind.NOTIFICATION
@@ -72,7 +86,7 @@ def _post(message: OutboxMessage) -> HttpResult:
             raw = _read_limited(response, limit)
             status = response.status_code
     except requests.RequestException as exc:
-        return HttpResult(status=None, error=f"{type(exc).__name__}: {exc}")
+        return HttpResult(status=None, error=f"{type(exc).__name__}: {exc}", connected=_connected(exc))
     excerpt = raw[:LISTENER_ANSWER_LIMIT].decode("utf-8", "replace")
     parsed = None
     if to_som:
@@ -116,7 +130,7 @@ def deliver(message_id: int) -> str:
         # The listener was removed (DELETE /hub) after the event was queued: the channel no longer wants it,
         # and without its subscription there is no channel secret to sign it with. Never send it unsigned.
         with transaction.atomic():
-            outbox.record(message.pk, token, outcome="dead", error="listener removed before delivery")
+            outbox.record(message.pk, token, outcome="dead", error="listener removed before delivery", connected=False)
         return "dead"
     if message.kind == OutboxMessage.Kind.NOTIFICATION:
         try:
@@ -125,12 +139,13 @@ def deliver(message_id: int) -> str:
             # it resolved at registration: a DNS failure now is tried again later, as a failed POST would be
             outcome = "dead" if message.attempts >= message.max_attempts else "retry"
             with transaction.atomic():
-                outbox.record(message.pk, token, outcome=outcome,
+                outbox.record(message.pk, token, outcome=outcome, connected=False,
                               error=f"callback not called: {unresolved.message}")
             return outcome
         except ValidationFailed as refused:
             with transaction.atomic():
-                outbox.record(message.pk, token, outcome="dead", error=f"callback refused: {refused.message}")
+                outbox.record(message.pk, token, outcome="dead", connected=False,
+                              error=f"callback refused: {refused.message}")
             return "dead"
     result = _post(message)
     outcome = _outcome(message, result)
@@ -144,6 +159,7 @@ def deliver(message_id: int) -> str:
             message.pk, token, outcome="delivered" if outcome == "adopted" else outcome, status=result.status,
             error=result.error, response_body=result.body if adopted is None else
             {k: adopted.get(k) for k in ("id", "href", "state", "externalId")}, excerpt=result.excerpt,
+            connected=result.connected,
         )
         if recorded is None:
             return "stale"

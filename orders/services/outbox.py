@@ -62,19 +62,22 @@ def claim(message_id: int) -> tuple[OutboxMessage, str] | None:
         if message is None:
             return None
         token = uuid.uuid4().hex
+        if message.lease_token:  # the last claim ran out with nothing recorded: that attempt's fate is unknown
+            message.may_have_reached = True
         message.attempts += 1
         message.claimed_until = now + lease()
         message.lease_token = token
-        message.save(update_fields=["attempts", "claimed_until", "lease_token"])
+        message.save(update_fields=["attempts", "claimed_until", "lease_token", "may_have_reached"])
         return message, token
 
 
 def record(message_id: int, token: str, *, outcome: str, status: int | None = None, error: str = "",
-           response_body: dict | None = None, excerpt: str = "") -> OutboxMessage | None:
+           response_body: dict | None = None, excerpt: str = "", connected: bool = True) -> OutboxMessage | None:
     """Write a delivery result if ``token`` still holds the claim; None (nothing written) if it does not.
 
     Runs in the caller's transaction (which also records the result's consequence). ``outcome`` is
-    delivered, refused, dead or retry.
+    delivered, refused, dead or retry; ``connected`` False: the attempt never reached the receiver (no
+    connection could be made), so it cannot have been acted on.
     """
     message = OutboxMessage.objects.select_for_update().get(pk=message_id)
     if message.lease_token != token or message.status != OutboxMessage.Status.PENDING:
@@ -87,6 +90,7 @@ def record(message_id: int, token: str, *, outcome: str, status: int | None = No
     message.response_body = response_body
     message.response_excerpt = excerpt[:300]
     message.last_error = error[:1000]
+    message.may_have_reached = message.may_have_reached or connected
     if outcome == "delivered":
         message.status = OutboxMessage.Status.DELIVERED
         message.delivered_at = now

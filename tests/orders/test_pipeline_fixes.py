@@ -95,6 +95,56 @@ def test_cancelling_an_order_whose_submission_timed_out_cancels_it_at_som_not_in
     assert order.state == "cancelled" and [p[3] for p in plan(order)] == ["cancelled", "cancelled"]
 
 
+def test_a_service_order_whose_posts_were_all_refused_a_connection_is_still_withdrawn(web, som):
+    """SOM down: no attempt reached it, so a cancellation takes the service order back and SOM never sees it."""
+    order = submit(web.channel, superfibre("to-3", wifiManagement=False))
+    [service_order] = service_orders(order)
+    for _ in range(2):
+        claimed = outbox.claim(service_order.outbox_message.pk)
+        with transaction.atomic():
+            outbox.record(claimed[0].pk, claimed[1], outcome="retry", connected=False,
+                          error="ConnectionError: [Errno 111] Connection refused")
+        OutboxMessage.objects.filter(pk=claimed[0].pk).update(next_attempt_at=timezone.now())
+
+    assert cancel(web, order.pk).status_code == 201
+
+    service_order.refresh_from_db()
+    assert service_order.state == "rejected"
+    assert OutboxMessage.objects.get(pk=service_order.outbox_message.pk).status == "dead"
+    order.refresh_from_db()
+    assert order.state == "cancelled"
+
+
+def test_a_service_order_whose_sender_was_lost_mid_post_is_not_withdrawn(web, som):
+    """A worker claimed the message and died while posting: nothing recorded, that POST may have reached SOM."""
+    order = submit(web.channel, superfibre("to-4", wifiManagement=False))
+    [service_order] = service_orders(order)
+    claimed = outbox.claim(service_order.outbox_message.pk)
+    OutboxMessage.objects.filter(pk=claimed[0].pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    again = outbox.claim(service_order.outbox_message.pk)  # the next worker, after the lease
+    with transaction.atomic():
+        outbox.record(again[0].pk, again[1], outcome="retry", connected=False, error="ConnectionError: refused")
+
+    assert cancel(web, order.pk).status_code == 201
+
+    service_order.refresh_from_db()
+    assert service_order.state == "planned"  # not withdrawn: cancelled at SOM once SOM answers, or undone
+    assert OutboxMessage.objects.get(pk=service_order.outbox_message.pk).may_have_reached
+
+
+def test_only_a_connection_never_made_counts_as_not_reaching_the_receiver():
+    import requests
+    import urllib3
+
+    from orders.services.delivery import _connected
+
+    refused = urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection: [Errno 111]")
+    assert not _connected(requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", refused)))
+    assert not _connected(requests.exceptions.ConnectTimeout("connect timed out"))
+    assert _connected(requests.exceptions.ReadTimeout("read timed out"))
+    assert _connected(requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted")))
+
+
 def test_a_revised_plan_never_withdraws_a_service_order_whose_submission_timed_out(web, som):
     order = submit(web.channel, installation("to-2"))
     [service_order] = service_orders(order)
